@@ -1,0 +1,82 @@
+"""GET /api/v1/integrations, PUT|DELETE /api/v1/integrations/{slug}, GET /api/v1/scopes."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from server.api.auth import authenticate
+from server.api.validation import only_fields, opt_str, opt_str_list, read_json
+from server.catalog.scopes import UNIFIED_SCOPES
+from server.db import activations as activation_store
+from server.errors import InvalidRequest, NotFound
+from server.flow.scopes import parse_scope_list, unsupported_scopes
+from server.routes.common import services_of
+
+
+def _integration_or_404(request: Request, sandbox: bool):
+    integration = services_of(request).catalog.get(request.path_params["slug"])
+    if integration is None or (integration.sandbox_only and not sandbox):
+        raise NotFound(f"No integration {request.path_params['slug']!r}.", code="integration_not_found")
+    return integration
+
+
+async def list_integrations(request: Request) -> Response:
+    env = await authenticate(request)
+    services = services_of(request)
+    scopes = parse_scope_list(request.query_params.get("scopes"))
+    activated = await activation_store.list_activations(services.db, env.workspace_id, env.name)
+    items = []
+    for integration in services.catalog:
+        if integration.sandbox_only and not env.is_sandbox:
+            continue
+        missing = unsupported_scopes(integration, scopes)
+        activation = activated.get(integration.slug)
+        items.append(
+            {
+                **integration.summary(),
+                "active": activation is not None,
+                "activation": activation.as_json() if activation else None,
+                "redirect_uri": services.callback_url(integration.slug) if integration.is_oauth2 else None,
+                "available": activation is not None and not missing,
+                "unavailable_reason": (
+                    f"cannot grant {', '.join(missing)}" if missing else (None if activation else "not activated")
+                ),
+            }
+        )
+    return JSONResponse({"data": items})
+
+
+async def activate(request: Request) -> Response:
+    env = await authenticate(request)
+    services = services_of(request)
+    integration = _integration_or_404(request, env.is_sandbox)
+    data = await read_json(request)
+    only_fields(data, {"client_id", "client_secret", "scopes"})
+    client_id = opt_str(data, "client_id", max_len=512)
+    client_secret = opt_str(data, "client_secret", max_len=2048)
+    scopes = parse_scope_list(opt_str_list(data, "scopes") or [])
+    missing = unsupported_scopes(integration, scopes)
+    if missing:
+        raise InvalidRequest(f"{integration.name} cannot grant the scope {missing[0]!r}.", code="invalid_scope")
+    if integration.is_oauth2 and not env.is_sandbox and not (client_id and client_secret):
+        raise InvalidRequest(f"Activating {integration.name} in production needs client_id and client_secret.")
+    activation = await activation_store.activate(
+        services.db, services.sealer, env.workspace_id, env.name, integration.slug,
+        client_id=client_id, client_secret=client_secret, scopes=list(scopes),
+    )
+    return JSONResponse({"data": activation.as_json()})
+
+
+async def deactivate(request: Request) -> Response:
+    env = await authenticate(request)
+    services = services_of(request)
+    integration = _integration_or_404(request, env.is_sandbox)
+    if not await activation_store.deactivate(services.db, env.workspace_id, env.name, integration.slug):
+        raise NotFound(f"{integration.name} is not activated.", code="integration_not_active")
+    return Response(status_code=204)
+
+
+async def list_scopes(request: Request) -> Response:
+    await authenticate(request)
+    return JSONResponse({"data": [{"name": k, "description": v} for k, v in UNIFIED_SCOPES.items()]})

@@ -1,0 +1,171 @@
+"""The OpenAPI 3.1 document of the REST API, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from server.catalog.scopes import UNIFIED_SCOPES
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _data(schema: dict) -> dict:
+    return {"type": "object", "required": ["data"], "properties": {"data": schema}}
+
+
+_ERRORS = {
+    "400": _json(_ref("Error"), "Invalid request"),
+    "401": _json(_ref("Error"), "Missing or invalid API key"),
+    "404": _json(_ref("Error"), "Not found in this workspace environment"),
+}
+
+
+def _body(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def document(base_url: str) -> dict:
+    scope = {"type": "string", "enum": sorted(UNIFIED_SCOPES)}
+    schemas = {
+        "Error": {
+            "type": "object", "required": ["error"],
+            "properties": {"error": {"type": "object", "required": ["code", "message"],
+                                     "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+        },
+        "Connection": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"}, "integration": {"type": "string"}, "environment": {"type": "string"},
+                "external_xref": {"type": "string"}, "status": {"type": "string", "enum": ["healthy", "unhealthy", "revoked"]},
+                "status_reason": {"type": ["string", "null"]},
+                "scopes_requested": {"type": "array", "items": scope}, "scopes_granted": {"type": "array", "items": scope},
+                "provider_scopes": {"type": "array", "items": {"type": "string"}}, "partial_grant": {"type": "boolean"},
+                "metadata": {"type": "object"}, "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
+                "authorized_at": {"type": "string", "format": "date-time"},
+                "credentials": {"type": "object", "description": "only with ?include=credentials"},
+            },
+        },
+        "Integration": {
+            "type": "object",
+            "properties": {
+                "slug": {"type": "string"}, "name": {"type": "string"},
+                "auth_kind": {"type": "string", "enum": ["oauth2", "oauth2_client_credentials", "oauth1", "api_key", "basic"]},
+                "categories": {"type": "array", "items": {"type": "string"}}, "unified_scopes": {"type": "array", "items": scope},
+                "active": {"type": "boolean"}, "available": {"type": "boolean"}, "unavailable_reason": {"type": ["string", "null"]},
+                "redirect_uri": {"type": ["string", "null"]}, "docs": {"type": "string"}, "custom": {"type": "boolean"},
+                "activation": {"type": ["object", "null"]},
+            },
+        },
+        "Environment": {
+            "type": "object",
+            "properties": {
+                "workspace_id": {"type": "string"}, "workspace_name": {"type": "string"}, "environment": {"type": "string"},
+                "api_key_prefix": {"type": "string"}, "public_mode": {"type": "boolean"},
+                "allowed_origins": {"type": "array", "items": {"type": "string"}},
+                "allowed_redirect_urls": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    }
+    xref = {"type": "string", "minLength": 1, "maxLength": 255}
+    paths = {
+        "/api/v1/environment": {
+            "get": {"summary": "This key's environment", "responses": {"200": _json(_data(_ref("Environment"))), **_ERRORS}},
+            "patch": {
+                "summary": "Set allowed origins, redirect URLs and public mode",
+                "requestBody": _body({"type": "object", "additionalProperties": False, "properties": {
+                    "allowed_origins": {"type": "array", "items": {"type": "string"}},
+                    "allowed_redirect_urls": {"type": "array", "items": {"type": "string"}},
+                    "public_mode": {"type": "boolean"}}}),
+                "responses": {"200": _json(_data(_ref("Environment"))), **_ERRORS},
+            },
+        },
+        "/api/v1/scopes": {"get": {"summary": "Unified scopes", "responses": {"200": _json(_data({"type": "array", "items": {"type": "object"}})), **_ERRORS}}},
+        "/api/v1/integrations": {
+            "get": {
+                "summary": "The catalog with activation status",
+                "parameters": [{"name": "scopes", "in": "query", "schema": {"type": "string"}, "description": "comma-separated unified scopes"}],
+                "responses": {"200": _json(_data({"type": "array", "items": _ref("Integration")})), **_ERRORS},
+            }
+        },
+        "/api/v1/integrations/{slug}": {
+            "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "put": {
+                "summary": "Activate (or update) an integration",
+                "requestBody": _body({"type": "object", "additionalProperties": False, "properties": {
+                    "client_id": {"type": "string"}, "client_secret": {"type": "string"},
+                    "scopes": {"type": "array", "items": scope}}}),
+                "responses": {"200": _json(_data({"type": "object"})), **_ERRORS},
+            },
+            "delete": {"summary": "Deactivate", "responses": {"204": {"description": "Deactivated"}, **_ERRORS}},
+        },
+        "/api/v1/connect-sessions": {
+            "post": {
+                "summary": "Create a connect session token for the widget",
+                "requestBody": _body({"type": "object", "additionalProperties": False, "required": ["external_xref"], "properties": {
+                    "external_xref": xref, "integrations": {"type": "array", "items": {"type": "string"}},
+                    "scopes": {"type": "array", "items": scope}, "categories": {"type": "array", "items": {"type": "string"}},
+                    "success_url": {"type": "string"}, "failure_url": {"type": "string"}, "origin": {"type": "string"},
+                    "state": {"type": "string", "maxLength": 512}, "connection_id": {"type": "string"}}}),
+                "responses": {"201": _json(_data({"type": "object", "properties": {
+                    "token": {"type": "string"}, "expires_at": {"type": "string"}, "url": {"type": "string"}}})), **_ERRORS},
+            }
+        },
+        "/api/v1/auth-urls": {
+            "post": {
+                "summary": "Create an authorization URL for one integration (custom flow)",
+                "requestBody": _body({"type": "object", "additionalProperties": False,
+                                      "required": ["integration", "external_xref", "success_url", "failure_url"], "properties": {
+                    "integration": {"type": "string"}, "external_xref": xref, "scopes": {"type": "array", "items": scope},
+                    "success_url": {"type": "string"}, "failure_url": {"type": "string"}, "state": {"type": "string", "maxLength": 512}}}),
+                "responses": {"201": _json(_data({"type": "object", "properties": {"url": {"type": "string"}, "expires_at": {"type": "string"}}})), **_ERRORS},
+            }
+        },
+        "/api/v1/connections": {
+            "get": {
+                "summary": "List connections",
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": "string"}} for n in ("integration", "external_xref", "status", "after")
+                ] + [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "data": {"type": "array", "items": _ref("Connection")}, "next_after": {"type": ["string", "null"]}}}), **_ERRORS},
+            },
+            "post": {
+                "summary": "Create a sandbox test connection",
+                "requestBody": _body({"type": "object", "additionalProperties": False, "required": ["integration", "external_xref"],
+                                      "properties": {"integration": {"type": "string"}, "external_xref": xref,
+                                                     "scopes": {"type": "array", "items": scope}}}),
+                "responses": {"201": _json(_data(_ref("Connection"))), "200": _json(_data(_ref("Connection"))),
+                              "403": _json(_ref("Error"), "Not the sandbox"), **_ERRORS},
+            },
+        },
+        "/api/v1/connections/{id}": {
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": {
+                "summary": "Get a connection",
+                "parameters": [{"name": "include", "in": "query", "schema": {"type": "string", "enum": ["credentials"]}}],
+                "responses": {"200": _json(_data(_ref("Connection"))), **_ERRORS},
+            },
+            "delete": {"summary": "Delete a connection", "responses": {"204": {"description": "Deleted"}, **_ERRORS}},
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Latchkey API", "version": "1.0.0",
+                 "description": "Errors are {\"error\": {\"code\", \"message\"}} with stable snake_case codes."},
+        "servers": [{"url": base_url}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(document(request.app.state.services.settings.base_url))

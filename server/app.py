@@ -1,0 +1,84 @@
+"""The application factory: routes, middleware and lifespan — nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import AsyncIterator
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from server.api.routes import routes as api_routes
+from server.catalog.loader import load_catalog
+from server.crypto import Sealer
+from server.db.database import open_database
+from server.db.migrations import migrate
+from server.error_responses import EXCEPTION_HANDLERS
+from server.flow.signing import Signer
+from server.http import OutboundHTTP
+from server.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
+from server.pages import make_templates
+from server.routes import auth, picker, sandbox, static, widget
+from server.services import Services
+from server.settings import Settings
+
+logger = logging.getLogger("latchkey")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    catalog = load_catalog(settings.catalog_dir)  # an invalid catalog stops the service here
+    database = open_database(settings.database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await database.connect()
+        await migrate(database)
+        # Requests to our own origin (the sandbox provider) are answered in-process.
+        http = OutboundHTTP(
+            deadline=settings.http_timeout,
+            max_bytes=settings.http_max_bytes,
+            mounts={settings.origin: httpx.ASGITransport(app=app)},
+        )
+        app.state.services = Services(
+            settings=settings, db=database, sealer=Sealer(settings.secret_key, settings.old_secret_keys),
+            signer=Signer(settings.secret_key), catalog=catalog, http=http,
+        )
+        logger.info("Latchkey ready on %s with %d integrations", settings.base_url, len(catalog))
+        try:
+            yield
+        finally:
+            await http.aclose()
+            await database.disconnect()
+
+    routes = [
+        Route("/", static.home, methods=["GET"]),
+        Route("/healthz", static.healthz, methods=["GET"]),
+        Route("/embed.js", widget.embed_js, methods=["GET"]),
+        Route("/widget/result", widget.result_channel, methods=["GET"]),
+        Route("/picker", picker.picker, methods=["GET"]),
+        Route("/logos/{slug}.svg", static.logo, methods=["GET"]),
+        Route("/auth/result", auth.show_result, methods=["GET"], name="auth_result"),
+        Route("/auth/{integration}/start", auth.start, methods=["GET"]),
+        Route("/auth/{integration}/callback", auth.callback, methods=["GET", "POST"]),
+        Route("/auth/{integration}/credentials", auth.submit_credentials, methods=["POST"]),
+        Route("/sandbox/oauth/authorize", sandbox.authorize, methods=["GET"]),
+        Route("/sandbox/oauth/decide", sandbox.decide, methods=["POST"]),
+        Route("/sandbox/oauth/token", sandbox.token, methods=["POST"]),
+        Route("/sandbox/.well-known/oauth-authorization-server", sandbox.metadata, methods=["GET"]),
+        *api_routes,
+        Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(AccessLogMiddleware), Middleware(SecurityHeadersMiddleware)],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+    app.state.templates = make_templates(settings.templates_dir)
+    app.state.settings = settings
+    return app

@@ -1,0 +1,237 @@
+"""Loads and validates the catalog: built-in files plus a workspace's own folder.
+
+A bad file stops the service with a message naming the file, the field and why.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+import yaml
+
+from server.catalog.models import (
+    FormField,
+    Integration,
+    OAuth2Spec,
+    TokenResponseSpec,
+    Variable,
+    VerifyRequest,
+)
+from server.catalog.scopes import UNIFIED_SCOPES
+from server.errors import ConfigurationError
+
+BUILTIN_DIR = Path(__file__).parent / "integrations"
+LOGO_DIR = Path(__file__).parent / "logos"
+SCHEMA_PATH = Path(__file__).parent / "schema.json"
+_URL_FIELDS = ("authorize_url", "token_url", "request_token_url", "access_token_url")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    integrations: dict[str, Integration]
+
+    def get(self, slug: str) -> Integration | None:
+        return self.integrations.get(slug)
+
+    def __iter__(self):
+        return iter(sorted(self.integrations.values(), key=lambda i: i.name.lower()))
+
+    def __len__(self) -> int:
+        return len(self.integrations)
+
+
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"{path}: cannot be parsed: {exc}") from exc
+
+
+def _best_error(errors: list[jsonschema.ValidationError]) -> jsonschema.ValidationError:
+    return jsonschema.exceptions.best_match(errors)
+
+
+def _field_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def _placeholders(url: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(url) if name}
+
+
+def _semantic_checks(path: Path, data: dict[str, Any]) -> None:
+    def fail(field: str, why: str) -> None:
+        raise ConfigurationError(f"{path}: {field}: {why}")
+
+    if data["slug"] != path.stem:
+        fail("slug", f"must match the file name ({path.stem!r})")
+    for scope in data.get("scopes", {}):
+        if scope not in UNIFIED_SCOPES:
+            fail(f"scopes.{scope}", "is not a unified scope (see server/catalog/scopes.py)")
+    auth = data["auth"]
+    variables = {v["name"]: v for v in auth.get("variables", [])}
+    for name, var in variables.items():
+        try:
+            re.compile(var["pattern"])
+        except re.error as exc:
+            fail(f"auth.variables.{name}.pattern", f"is not a valid regular expression: {exc}")
+        if var.get("source") == "callback" and not (var.get("callback_param") and var.get("allowed")):
+            fail(f"auth.variables.{name}", "a callback variable needs callback_param and an allowed list")
+    for field_name in _URL_FIELDS:
+        url = auth.get(field_name)
+        if not url:
+            continue
+        for name in _placeholders(url):
+            if name not in variables:
+                fail(f"auth.{field_name}", f"uses {{{name}}} which auth.variables does not declare")
+    for f in auth.get("fields", []):
+        if f.get("pattern"):
+            try:
+                re.compile(f["pattern"])
+            except re.error as exc:
+                fail(f"auth.fields.{f['name']}.pattern", f"is not a valid regular expression: {exc}")
+    logo = data.get("logo")
+    if logo and not logo.startswith("https://") and not (LOGO_DIR / logo).is_file() and not (path.parent / logo).is_file():
+        fail("logo", f"file {logo!r} not found in {LOGO_DIR} or beside the catalog file")
+
+
+def _variables(raw: Iterable[dict]) -> tuple[Variable, ...]:
+    return tuple(
+        Variable(
+            name=v["name"],
+            label=v["label"],
+            pattern=v["pattern"],
+            help=v.get("help", ""),
+            default=v.get("default"),
+            source=v.get("source", "user"),
+            callback_param=v.get("callback_param"),
+            allowed=tuple(v.get("allowed", ())),
+        )
+        for v in raw
+    )
+
+
+def _build(path: Path, data: dict[str, Any], custom: bool) -> Integration:
+    auth = data["auth"]
+    kind = auth["kind"]
+    oauth2 = None
+    if kind == "oauth2":
+        tr = auth.get("token_response", {})
+        oauth2 = OAuth2Spec(
+            authorize_url=auth["authorize_url"],
+            token_url=auth["token_url"],
+            issuer=auth.get("issuer"),
+            token_auth_method=auth.get("token_auth_method", "client_secret_post"),
+            token_request_format=auth.get("token_request_format", "form"),
+            token_accept=auth.get("token_accept", "application/json"),
+            pkce=auth.get("pkce", False),
+            scope_param=auth.get("scope_param", "scope"),
+            scope_separator=auth.get("scope_separator", " "),
+            default_scopes=tuple(auth.get("default_scopes", ())),
+            authorize_params=dict(auth.get("authorize_params", {})),
+            token_params=dict(auth.get("token_params", {})),
+            refresh=auth.get("refresh", True),
+            callback_method=auth.get("callback_method", "GET"),
+            variables=_variables(auth.get("variables", [])),
+            token_response=TokenResponseSpec(
+                access_token=tr.get("access_token", "access_token"),
+                refresh_token=tr.get("refresh_token", "refresh_token"),
+                expires_in=tr.get("expires_in", "expires_in"),
+                expires_at=tr.get("expires_at"),
+                scope=tr.get("scope", "scope"),
+                scope_separator=tr.get("scope_separator", " "),
+                zero_expires_in_means_never=tr.get("zero_expires_in_means_never", False),
+                error_flag=tr.get("error_flag"),
+                extra=dict(tr.get("extra", {})),
+            ),
+        )
+    verify = None
+    if auth.get("verify"):
+        v = auth["verify"]
+        verify = VerifyRequest(
+            url=v["url"], method=v.get("method", "GET"), headers=dict(v.get("headers", {})),
+            ok_status=tuple(v.get("ok_status", [200])),
+        )
+    fields = tuple(
+        FormField(
+            name=f["name"], label=f["label"], secret=f.get("secret", False), optional=f.get("optional", False),
+            pattern=f.get("pattern"), help=f.get("help", ""), placeholder=f.get("placeholder", ""),
+        )
+        for f in auth.get("fields", [])
+    )
+    return Integration(
+        slug=data["slug"],
+        name=data["name"],
+        kind=kind,
+        categories=tuple(data["categories"]),
+        docs=data["docs"],
+        scopes={k: tuple(v) for k, v in data.get("scopes", {}).items()},
+        description=data.get("description", ""),
+        logo=data.get("logo"),
+        color=data.get("color", "#4b5563"),
+        sandbox_only=data.get("sandbox_only", False),
+        oauth2=oauth2,
+        fields=fields,
+        verify=verify,
+        variables=_variables(auth.get("variables", [])),
+        notes=data.get("notes", ""),
+        custom=custom,
+        source=path,
+        raw=data,
+    )
+
+
+def load_file(path: Path, *, custom: bool = False, validator: jsonschema.Draft202012Validator | None = None) -> Integration:
+    data = _read(path)
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{path}: (top level): must be a mapping")
+    errors = list((validator or _validator()).iter_errors(data))
+    if errors:
+        error = _best_error(errors)
+        raise ConfigurationError(f"{path}: {_field_path(error)}: {error.message}")
+    _semantic_checks(path, data)
+    return _build(path, data, custom)
+
+
+def catalog_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+
+
+def load_catalog(extra_dir: Path | None = None, *, builtin_dir: Path = BUILTIN_DIR) -> Catalog:
+    validator = _validator()
+    integrations: dict[str, Integration] = {}
+    for path in catalog_files(builtin_dir):
+        integration = load_file(path, validator=validator)
+        integrations[integration.slug] = integration
+    if extra_dir is not None:
+        if not extra_dir.is_dir():
+            raise ConfigurationError(f"{extra_dir}: LATCHKEY_CATALOG_DIR is not a directory")
+        for path in catalog_files(extra_dir):
+            integration = load_file(path, custom=True, validator=validator)
+            if integration.slug in integrations:
+                raise ConfigurationError(f"{path}: slug: {integration.slug!r} is already a built-in integration")
+            integrations[integration.slug] = integration
+    return Catalog(integrations)
+
+
+def validate_directory(directory: Path) -> list[str]:
+    """Every problem in a folder of catalog files, one line each (for `latchkey catalog validate`)."""
+    validator = _validator()
+    problems = []
+    for path in catalog_files(directory):
+        try:
+            load_file(path, custom=True, validator=validator)
+        except ConfigurationError as exc:
+            problems.append(str(exc))
+    return problems

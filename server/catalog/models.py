@@ -1,0 +1,124 @@
+"""Typed views of catalog files (validated against schema.json first)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OAUTH_KINDS = ("oauth2",)
+FORM_KINDS = ("api_key", "basic", "oauth2_client_credentials")
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    label: str
+    pattern: str
+    help: str = ""
+    default: str | None = None
+    source: str = "user"
+    callback_param: str | None = None
+    allowed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    label: str
+    secret: bool = False
+    optional: bool = False
+    pattern: str | None = None
+    help: str = ""
+    placeholder: str = ""
+
+
+@dataclass(frozen=True)
+class TokenResponseSpec:
+    access_token: str = "access_token"
+    refresh_token: str = "refresh_token"
+    expires_in: str = "expires_in"
+    expires_at: str | None = None
+    scope: str = "scope"
+    scope_separator: str = " "
+    zero_expires_in_means_never: bool = False
+    error_flag: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OAuth2Spec:
+    authorize_url: str
+    token_url: str
+    issuer: str | None = None
+    token_auth_method: str = "client_secret_post"
+    token_request_format: str = "form"
+    token_accept: str = "application/json"
+    pkce: bool = False
+    scope_param: str = "scope"
+    scope_separator: str | None = " "
+    default_scopes: tuple[str, ...] = ()
+    authorize_params: dict[str, str] = field(default_factory=dict)
+    token_params: dict[str, str] = field(default_factory=dict)
+    refresh: bool = True
+    callback_method: str = "GET"
+    variables: tuple[Variable, ...] = ()
+    token_response: TokenResponseSpec = field(default_factory=TokenResponseSpec)
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    url: str
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+    ok_status: tuple[int, ...] = (200,)
+
+
+@dataclass(frozen=True)
+class Integration:
+    slug: str
+    name: str
+    kind: str
+    categories: tuple[str, ...]
+    docs: str
+    scopes: dict[str, tuple[str, ...]]
+    description: str = ""
+    logo: str | None = None
+    color: str = "#4b5563"
+    sandbox_only: bool = False
+    oauth2: OAuth2Spec | None = None
+    fields: tuple[FormField, ...] = ()
+    verify: VerifyRequest | None = None
+    variables: tuple[Variable, ...] = ()
+    notes: str = ""
+    custom: bool = False
+    source: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def is_oauth2(self) -> bool:
+        return self.kind == "oauth2"
+
+    @property
+    def is_form(self) -> bool:
+        return self.kind in ("api_key", "basic")
+
+    @property
+    def supported_scopes(self) -> tuple[str, ...]:
+        return tuple(sorted(self.scopes))
+
+    @property
+    def initials(self) -> str:
+        words = [w for w in self.name.replace("-", " ").split() if w]
+        return "".join(w[0] for w in words[:2]).upper() or self.slug[:2].upper()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "auth_kind": self.kind,
+            "categories": list(self.categories),
+            "unified_scopes": list(self.supported_scopes),
+            "docs": self.docs,
+            "custom": self.custom,
+        }

@@ -1,0 +1,209 @@
+"""Connections: one end-user's authorized link to one integration.
+
+Rule for re-authorization: a workspace environment holds at most one connection per
+(integration, external_xref). Authorizing again updates that connection in place — same ID,
+fresh credentials and scopes, status back to healthy — so re-connecting never leaves a silent
+duplicate. The upsert is a single INSERT … ON CONFLICT statement, so two concurrent flows for the
+same end-user still end with one row.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from databases import Database
+from sqlalchemy.dialects import postgresql, sqlite
+
+from server.crypto import Sealer, random_id
+from server.db.clock import as_utc, utcnow
+from server.db.tables import connections
+from server.errors import InvalidRequest, NotFound
+
+STATUSES = ("healthy", "unhealthy", "revoked")
+
+
+@dataclass(frozen=True)
+class Connection:
+    id: str
+    workspace_id: str
+    environment: str
+    integration: str
+    external_xref: str
+    status: str
+    status_reason: str | None
+    scopes_requested: list[str]
+    scopes_granted: list[str]
+    provider_scopes: list[str]
+    partial_grant: bool
+    metadata: dict[str, Any]
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    authorized_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "integration": self.integration,
+            "environment": self.environment,
+            "external_xref": self.external_xref,
+            "status": self.status,
+            "status_reason": self.status_reason,
+            "scopes_requested": self.scopes_requested,
+            "scopes_granted": self.scopes_granted,
+            "provider_scopes": self.provider_scopes,
+            "partial_grant": self.partial_grant,
+            "metadata": self.metadata,
+            "expires_at": _iso(self.expires_at),
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "authorized_at": _iso(self.authorized_at),
+        }
+
+
+@dataclass(frozen=True)
+class NewConnection:
+    workspace_id: str
+    environment: str
+    integration: str
+    external_xref: str
+    credentials: dict[str, Any]
+    scopes_requested: list[str] = field(default_factory=list)
+    scopes_granted: list[str] = field(default_factory=list)
+    provider_scopes: list[str] = field(default_factory=list)
+    partial_grant: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SavedConnection:
+    connection: Connection
+    created: bool
+
+
+def _iso(value: datetime | None) -> str | None:
+    value = as_utc(value)
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def credentials_aad(workspace_id: str, environment: str, integration: str, external_xref: str) -> str:
+    """Binds a ciphertext to its row's natural key (the row ID survives a re-authorization)."""
+    return json.dumps(["connection", workspace_id, environment, integration, external_xref])
+
+
+def _row(row) -> Connection:
+    return Connection(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        environment=row["environment"],
+        integration=row["integration"],
+        external_xref=row["external_xref"],
+        status=row["status"],
+        status_reason=row["status_reason"],
+        scopes_requested=json.loads(row["scopes_requested"]),
+        scopes_granted=json.loads(row["scopes_granted"]),
+        provider_scopes=json.loads(row["provider_scopes"]),
+        partial_grant=bool(row["partial_grant"]),
+        metadata=json.loads(row["metadata"]),
+        expires_at=as_utc(row["expires_at"]),
+        created_at=as_utc(row["created_at"]),
+        updated_at=as_utc(row["updated_at"]),
+        authorized_at=as_utc(row["authorized_at"]),
+    )
+
+
+_PUBLIC_COLUMNS = [c for c in connections.c if c.name != "credentials_enc"]
+
+
+async def save_connection(db: Database, sealer: Sealer, new: NewConnection) -> SavedConnection:
+    """Insert, or re-authorize the end-user's existing connection to this integration."""
+    now = utcnow()
+    new_id = random_id("conn", 12)
+    aad = credentials_aad(new.workspace_id, new.environment, new.integration, new.external_xref)
+    changing = {
+        "status": "healthy",
+        "status_reason": None,
+        "scopes_requested": json.dumps(new.scopes_requested),
+        "scopes_granted": json.dumps(new.scopes_granted),
+        "provider_scopes": json.dumps(new.provider_scopes),
+        "partial_grant": new.partial_grant,
+        "credentials_enc": sealer.seal_json(new.credentials, aad),
+        "metadata": json.dumps(new.metadata),
+        "expires_at": new.expires_at,
+        "updated_at": now,
+        "authorized_at": now,
+    }
+    insert_fn = postgresql.insert if db.url.dialect == "postgresql" else sqlite.insert
+    stmt = insert_fn(connections).values(
+        id=new_id,
+        workspace_id=new.workspace_id,
+        environment=new.environment,
+        integration=new.integration,
+        external_xref=new.external_xref,
+        created_at=now,
+        **changing,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["workspace_id", "environment", "integration", "external_xref"], set_=changing
+    ).returning(*_PUBLIC_COLUMNS)
+    row = await db.fetch_one(stmt)
+    connection = _row(row)
+    return SavedConnection(connection=connection, created=connection.id == new_id)
+
+
+def _scoped(workspace_id: str, environment: str):
+    return sa.and_(connections.c.workspace_id == workspace_id, connections.c.environment == environment)
+
+
+async def get_connection(db: Database, workspace_id: str, environment: str, connection_id: str) -> Connection:
+    row = await db.fetch_one(
+        sa.select(*_PUBLIC_COLUMNS).where(_scoped(workspace_id, environment), connections.c.id == connection_id)
+    )
+    if row is None:
+        raise NotFound(f"No connection {connection_id!r} in this environment.")
+    return _row(row)
+
+
+async def read_credentials(db: Database, sealer: Sealer, connection: Connection) -> dict[str, Any]:
+    row = await db.fetch_one(sa.select(connections.c.credentials_enc).where(connections.c.id == connection.id))
+    if row is None:
+        raise NotFound("The connection was deleted.")
+    aad = credentials_aad(connection.workspace_id, connection.environment, connection.integration, connection.external_xref)
+    return sealer.open_json(row["credentials_enc"], aad)
+
+
+async def list_connections(
+    db: Database,
+    workspace_id: str,
+    environment: str,
+    *,
+    integration: str | None = None,
+    external_xref: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    after: str | None = None,
+) -> list[Connection]:
+    if status is not None and status not in STATUSES:
+        raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}.")
+    query = sa.select(*_PUBLIC_COLUMNS).where(_scoped(workspace_id, environment))
+    if integration:
+        query = query.where(connections.c.integration == integration)
+    if external_xref:
+        query = query.where(connections.c.external_xref == external_xref)
+    if status:
+        query = query.where(connections.c.status == status)
+    if after:
+        query = query.where(connections.c.id > after)
+    rows = await db.fetch_all(query.order_by(connections.c.id).limit(limit))
+    return [_row(r) for r in rows]
+
+
+async def delete_connection(db: Database, workspace_id: str, environment: str, connection_id: str) -> Connection:
+    connection = await get_connection(db, workspace_id, environment, connection_id)
+    await db.execute(connections.delete().where(_scoped(workspace_id, environment), connections.c.id == connection_id))
+    return connection

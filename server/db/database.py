@@ -1,0 +1,21 @@
+"""Opening the database: SQLite (aiosqlite) by default, Postgres (asyncpg) by URL."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from databases import Database
+
+
+def open_database(url: str) -> Database:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1].split("?", 1)[0]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # WAL lets readers run beside a writer; it is a property of the file, so set it once here.
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+        return Database(url, timeout=15)
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    return Database(url, min_size=1, max_size=10)

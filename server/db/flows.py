@@ -1,0 +1,77 @@
+"""Flow rows: the server-side half of an authorization in progress.
+
+The signed state travels through the browser; the row keeps what must not (the PKCE verifier)
+and the single-use mark. Consuming is one UPDATE … WHERE consumed_at IS NULL RETURNING, so of two
+concurrent callbacks with the same state exactly one gets the row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from databases import Database
+
+from server.crypto import Sealer
+from server.db.clock import utcnow
+from server.db.tables import flows
+
+
+@dataclass(frozen=True)
+class ConsumedFlow:
+    nonce: str
+    pkce_verifier: str | None
+
+
+def _aad(nonce: str) -> str:
+    return f"flow:{nonce}:pkce_verifier"
+
+
+async def create_flow(
+    db: Database,
+    sealer: Sealer,
+    *,
+    nonce: str,
+    workspace_id: str,
+    environment: str,
+    integration: str,
+    pkce_verifier: str | None,
+    max_age: int,
+) -> None:
+    now = utcnow()
+    await db.execute(
+        flows.insert().values(
+            nonce=nonce,
+            workspace_id=workspace_id,
+            environment=environment,
+            integration=integration,
+            pkce_verifier_enc=sealer.seal(pkce_verifier.encode(), _aad(nonce)) if pkce_verifier else None,
+            created_at=now,
+            expires_at=now + timedelta(seconds=max_age),
+        )
+    )
+
+
+async def consume_flow(db: Database, sealer: Sealer, nonce: str) -> ConsumedFlow | None:
+    """Mark the flow used; None when it is unknown, already used or expired."""
+    now = utcnow()
+    stmt = (
+        flows.update()
+        .where(flows.c.nonce == nonce, flows.c.consumed_at.is_(None), flows.c.expires_at > now)
+        .values(consumed_at=now)
+        .returning(flows.c.nonce, flows.c.pkce_verifier_enc)
+    )
+    row = await db.fetch_one(stmt)
+    if row is None:
+        return None
+    enc = row["pkce_verifier_enc"]
+    return ConsumedFlow(nonce=nonce, pkce_verifier=sealer.open(enc, _aad(nonce)).decode() if enc else None)
+
+
+async def flow_exists(db: Database, nonce: str) -> bool:
+    return await db.fetch_one(sa.select(flows.c.nonce).where(flows.c.nonce == nonce)) is not None
+
+
+async def purge_expired(db: Database, older_than: timedelta = timedelta(days=1)) -> None:
+    await db.execute(flows.delete().where(flows.c.expires_at < utcnow() - older_than))

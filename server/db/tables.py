@@ -1,0 +1,124 @@
+"""Table definitions (SQLAlchemy Core). The schema's history lives in `migrations.py`."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+environments = sa.Table(
+    "environments",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), sa.ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(20), primary_key=True),
+    sa.Column("api_key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("api_key_prefix", sa.String(20), nullable=False),
+    sa.Column("allowed_origins", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("allowed_redirect_urls", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("public_mode", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+activations = sa.Table(
+    "activations",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), primary_key=True),
+    sa.Column("environment", sa.String(20), primary_key=True),
+    sa.Column("integration", sa.String(63), primary_key=True),
+    sa.Column("client_id", sa.Text, nullable=True),
+    sa.Column("client_secret_enc", sa.Text, nullable=True),
+    sa.Column("scopes", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+connections = sa.Table(
+    "connections",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("environment", sa.String(20), nullable=False),
+    sa.Column("integration", sa.String(63), nullable=False),
+    sa.Column("external_xref", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status_reason", sa.Text, nullable=True),
+    sa.Column("scopes_requested", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("scopes_granted", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("provider_scopes", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("partial_grant", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("credentials_enc", sa.Text, nullable=False),
+    sa.Column("metadata", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("authorized_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("workspace_id", "environment", "integration", "external_xref", name="uq_connection_user"),
+)
+
+flows = sa.Table(
+    "flows",
+    metadata,
+    sa.Column("nonce", sa.String(64), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("environment", sa.String(20), nullable=False),
+    sa.Column("integration", sa.String(63), nullable=False),
+    sa.Column("pkce_verifier_enc", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("consumed_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+widget_results = sa.Table(
+    "widget_results",
+    metadata,
+    sa.Column("channel_hash", sa.String(64), primary_key=True),
+    sa.Column("host_origin", sa.Text, nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+auth_events = sa.Table(
+    "auth_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("environment", sa.String(20), nullable=False),
+    sa.Column("integration", sa.String(63), nullable=False),
+    sa.Column("external_xref", sa.String(255), nullable=True),
+    sa.Column("connection_id", sa.String(40), nullable=True),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("error_code", sa.String(40), nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sandbox_codes = sa.Table(
+    "sandbox_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(200), nullable=False),
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("code_challenge", sa.String(128), nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sa.Index("ix_connections_lookup", connections.c.workspace_id, connections.c.environment, connections.c.created_at)
+sa.Index("ix_flows_expires", flows.c.expires_at)
+sa.Index("ix_auth_events_ws", auth_events.c.workspace_id, auth_events.c.environment, auth_events.c.created_at)

@@ -1,0 +1,161 @@
+"""Workspaces, their environments, API keys and allowlists."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from databases import Database
+
+from server.crypto import hash_api_key, new_api_key, random_id
+from server.db.clock import utcnow
+from server.db.tables import environments, workspaces
+from server.errors import InvalidRequest, NotFound
+
+ENVIRONMENTS = ("sandbox", "production")
+
+
+@dataclass(frozen=True)
+class Environment:
+    workspace_id: str
+    workspace_name: str
+    name: str
+    api_key_prefix: str
+    allowed_origins: tuple[str, ...]
+    allowed_redirect_urls: tuple[str, ...]
+    public_mode: bool
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.name == "sandbox"
+
+    def as_json(self) -> dict:
+        return {
+            "workspace_id": self.workspace_id,
+            "workspace_name": self.workspace_name,
+            "environment": self.name,
+            "api_key_prefix": self.api_key_prefix,
+            "allowed_origins": list(self.allowed_origins),
+            "allowed_redirect_urls": list(self.allowed_redirect_urls),
+            "public_mode": self.public_mode,
+        }
+
+
+@dataclass(frozen=True)
+class CreatedWorkspace:
+    id: str
+    name: str
+    api_keys: dict[str, str]
+
+
+def _row_to_env(row) -> Environment:
+    return Environment(
+        workspace_id=row["workspace_id"],
+        workspace_name=row["workspace_name"],
+        name=row["name"],
+        api_key_prefix=row["api_key_prefix"],
+        allowed_origins=tuple(json.loads(row["allowed_origins"])),
+        allowed_redirect_urls=tuple(json.loads(row["allowed_redirect_urls"])),
+        public_mode=bool(row["public_mode"]),
+    )
+
+
+def _env_query():
+    return sa.select(
+        environments.c.workspace_id,
+        workspaces.c.name.label("workspace_name"),
+        environments.c.name,
+        environments.c.api_key_prefix,
+        environments.c.allowed_origins,
+        environments.c.allowed_redirect_urls,
+        environments.c.public_mode,
+    ).join(workspaces, workspaces.c.id == environments.c.workspace_id)
+
+
+async def create_workspace(
+    db: Database,
+    name: str,
+    *,
+    allowed_origins: list[str] | None = None,
+    allowed_redirect_urls: list[str] | None = None,
+    workspace_id: str | None = None,
+) -> CreatedWorkspace:
+    """Create a workspace with both environments; the API keys are returned once, stored hashed."""
+    now = utcnow()
+    ws_id = workspace_id or random_id("ws", 9)
+    keys = {}
+    async with db.transaction():
+        await db.execute(workspaces.insert().values(id=ws_id, name=name, created_at=now))
+        for env in ENVIRONMENTS:
+            key = new_api_key(env)
+            keys[env] = key
+            await db.execute(
+                environments.insert().values(
+                    workspace_id=ws_id,
+                    name=env,
+                    api_key_hash=hash_api_key(key),
+                    api_key_prefix=key[:12],
+                    allowed_origins=json.dumps(allowed_origins or []),
+                    allowed_redirect_urls=json.dumps(allowed_redirect_urls or []),
+                    public_mode=(env == "sandbox"),
+                    updated_at=now,
+                )
+            )
+    return CreatedWorkspace(id=ws_id, name=name, api_keys=keys)
+
+
+async def list_workspaces(db: Database) -> list[dict]:
+    rows = await db.fetch_all(sa.select(workspaces).order_by(workspaces.c.created_at))
+    return [{"id": r["id"], "name": r["name"]} for r in rows]
+
+
+async def environment_for_key(db: Database, api_key: str) -> Environment | None:
+    row = await db.fetch_one(_env_query().where(environments.c.api_key_hash == hash_api_key(api_key)))
+    return _row_to_env(row) if row else None
+
+
+async def get_environment(db: Database, workspace_id: str, name: str) -> Environment:
+    if name not in ENVIRONMENTS:
+        raise InvalidRequest(f"Unknown environment {name!r}: use sandbox or production.")
+    row = await db.fetch_one(
+        _env_query().where(environments.c.workspace_id == workspace_id, environments.c.name == name)
+    )
+    if row is None:
+        raise NotFound("No such workspace.")
+    return _row_to_env(row)
+
+
+async def rotate_key(db: Database, workspace_id: str, env: str) -> str:
+    await get_environment(db, workspace_id, env)
+    key = new_api_key(env)
+    await db.execute(
+        environments.update()
+        .where(environments.c.workspace_id == workspace_id, environments.c.name == env)
+        .values(api_key_hash=hash_api_key(key), api_key_prefix=key[:12], updated_at=utcnow())
+    )
+    return key
+
+
+async def update_environment(
+    db: Database,
+    workspace_id: str,
+    env: str,
+    *,
+    allowed_origins: list[str] | None = None,
+    allowed_redirect_urls: list[str] | None = None,
+    public_mode: bool | None = None,
+) -> Environment:
+    values: dict = {"updated_at": utcnow()}
+    if allowed_origins is not None:
+        values["allowed_origins"] = json.dumps(allowed_origins)
+    if allowed_redirect_urls is not None:
+        values["allowed_redirect_urls"] = json.dumps(allowed_redirect_urls)
+    if public_mode is not None:
+        values["public_mode"] = public_mode
+    await db.execute(
+        environments.update()
+        .where(environments.c.workspace_id == workspace_id, environments.c.name == env)
+        .values(**values)
+    )
+    return await get_environment(db, workspace_id, env)

@@ -1,0 +1,49 @@
+"""The validated parameters of one widget open or one authorization URL."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+MODES = ("popup", "redirect", "inline")
+THEMES = ("light", "dark", "auto")
+LANGS = ("en", "fr", "de", "es", "ja")
+
+
+@dataclass(frozen=True)
+class FlowContext:
+    workspace_id: str
+    environment: str
+    external_xref: str
+    scopes: tuple[str, ...] = ()
+    integrations: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    success_url: str | None = None
+    failure_url: str | None = None
+    host_state: str | None = None
+    mode: str = "redirect"
+    origin: str | None = None
+    nonce: str | None = None
+    channel_hash: str | None = None
+    lang: str = "en"
+    theme: str = "auto"
+    accent: str | None = None
+    connection_id: str | None = None
+    via_session: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in data.items() if v not in (None, (), [], {}, False)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FlowContext":
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> "FlowContext":
+        return replace(self, **changes)
+
+    def allows_integration(self, slug: str) -> bool:
+        return not self.integrations or slug in self.integrations

@@ -1,0 +1,141 @@
+"""API-key and basic-auth integrations: validating a submitted form and verifying it.
+
+The form carries a signed form state (its own flow row, single use). Wrong input re-renders the
+form with messages and changes nothing; only a verified credential consumes the flow and
+writes the connection.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from server.catalog.models import Integration
+from server.db import connections as connection_store
+from server.db import events
+from server.db import flows as flow_store
+from server.errors import FlowError, InvalidRequest, UntrustedFlowError
+from server.flow.authorize import requested_scopes
+from server.flow.context import FlowContext
+from server.flow.signing import SALT_STATE
+from server.flow.templating import _HOST_SAFE, placeholders, render_url
+from server.services import Services
+
+_SANDBOX_REJECTED = ("bad", "invalid", "wrong")
+
+
+class FormInvalid(Exception):
+    """Per-field messages for the form to show again."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("invalid form")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class FormState:
+    token: str
+    ctx: FlowContext
+    nonce: str
+
+
+async def open_form(services: Services, ctx: FlowContext, integration: Integration) -> str:
+    """Create the single-use flow for one form and return its signed token."""
+    scopes = await requested_scopes(services, ctx, integration)
+    nonce = secrets.token_urlsafe(24)
+    await flow_store.create_flow(
+        services.db, services.sealer, nonce=nonce, workspace_id=ctx.workspace_id, environment=ctx.environment,
+        integration=integration.slug, pkce_verifier=None, max_age=services.settings.state_max_age,
+    )
+    return services.signer.sign(SALT_STATE, {"n": nonce, "i": integration.slug, "f": 1, "c": ctx.with_(scopes=scopes).to_dict()})
+
+
+def read_form_state(services: Services, integration: Integration, token: str | None) -> FormState:
+    data = services.signer.verify_state(token, services.settings.state_max_age)
+    if data.get("i") != integration.slug or data.get("f") != 1:
+        raise UntrustedFlowError("This form was not issued for this integration.", code="invalid_state")
+    return FormState(token=token or "", ctx=FlowContext.from_dict(data["c"]), nonce=data["n"])
+
+
+def validate_fields(integration: Integration, submitted: dict[str, str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for field in integration.fields:
+        value = (submitted.get(field.name) or "").strip()
+        if not value:
+            if not field.optional:
+                errors[field.name] = f"{field.label} is required."
+            continue
+        if len(value) > 4096:
+            errors[field.name] = f"{field.label} is too long."
+        elif field.pattern and not re.fullmatch(field.pattern, value):
+            errors[field.name] = f"{field.label} does not look right."
+        values[field.name] = value
+    if errors:
+        raise FormInvalid(errors)
+    return values
+
+
+async def verify(services: Services, ctx: FlowContext, integration: Integration, values: dict[str, str]) -> None:
+    """Ask the provider whether the credential works (simulated in the sandbox)."""
+    if ctx.environment == "sandbox":
+        for field in integration.fields:
+            if field.secret and values.get(field.name, "").lower().startswith(_SANDBOX_REJECTED):
+                raise FlowError(f"{integration.name} rejected these credentials.", code="invalid_credentials")
+        return
+    check = integration.verify
+    if check is None:
+        return
+    for name in placeholders(check.url):
+        if not _HOST_SAFE.match(values.get(name, "")):
+            raise FormInvalid({name: "This value is not valid."})
+    url = render_url(check.url, values)
+    headers = {k: v.format(**values) for k, v in check.headers.items()}
+    auth = (values.get("username", ""), values.get("password", "")) if integration.kind == "basic" else None
+    response = await services.http.request(check.method, url, headers=headers, auth=auth)
+    if response.status in (401, 403):
+        raise FlowError(f"{integration.name} rejected these credentials.", code="invalid_credentials")
+    if response.status not in check.ok_status:
+        raise FlowError(f"{integration.name} answered HTTP {response.status} to the check.", code="provider_error")
+
+
+async def submit(services: Services, integration: Integration, form: FormState, submitted: dict[str, str]) -> str:
+    """Validate, verify, consume the flow, store the connection; return its ID."""
+    values = validate_fields(integration, submitted)
+    ctx = form.ctx
+    try:
+        await verify(services, ctx, integration, values)
+    except FlowError as exc:
+        await events.record_event(
+            services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
+            external_xref=ctx.external_xref, type="auth.failed", error_code=exc.code,
+        )
+        raise
+    if await flow_store.consume_flow(services.db, services.sealer, form.nonce) is None:
+        raise UntrustedFlowError("This form was already submitted. Please start again.", code="state_reused")
+    saved = await connection_store.save_connection(
+        services.db,
+        services.sealer,
+        connection_store.NewConnection(
+            workspace_id=ctx.workspace_id,
+            environment=ctx.environment,
+            integration=integration.slug,
+            external_xref=ctx.external_xref,
+            credentials={"type": integration.kind, "fields": values},
+            scopes_requested=list(ctx.scopes),
+            scopes_granted=list(ctx.scopes),
+            metadata={f.name: values[f.name] for f in integration.fields if not f.secret and f.name in values},
+        ),
+    )
+    await events.record_event(
+        services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
+        external_xref=ctx.external_xref, connection_id=saved.connection.id,
+        type="connection.created" if saved.created else "connection.updated",
+    )
+    return saved.connection.id
+
+
+def require_fields_known(integration: Integration) -> None:
+    if not integration.is_form:
+        raise InvalidRequest(f"{integration.name} does not use a credentials form.")

@@ -1,0 +1,68 @@
+"""The outcome of a flow and how it reaches the host: message envelope and redirect URLs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from server.errors import LatchkeyError
+from server.flow.context import FlowContext
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    integration: str
+    connection_id: str | None = None
+    error: str | None = None
+    error_description: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @classmethod
+    def failed(cls, integration: str, error: LatchkeyError) -> "FlowResult":
+        return cls(integration=integration, error=error.code, error_description=error.message[:300])
+
+
+def message(ctx: FlowContext, result: FlowResult) -> dict[str, Any]:
+    """The postMessage envelope of docs/protocol.md."""
+    return {
+        "source": "latchkey",
+        "version": 1,
+        "nonce": ctx.nonce,
+        "type": "connection.created" if result.ok else "connection.failed",
+        "connectionId": result.connection_id,
+        "integration": result.integration,
+        "externalXref": ctx.external_xref,
+        "state": ctx.host_state,
+        "error": result.error,
+        "errorDescription": result.error_description,
+    }
+
+
+def _with_query(url: str, params: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + [(k, v) for k, v in params.items() if v is not None]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def redirect_url(ctx: FlowContext, result: FlowResult) -> str | None:
+    """Where redirect mode ends, or None when the flow has no URL for this outcome."""
+    if result.ok and ctx.success_url:
+        return _with_query(
+            ctx.success_url,
+            {"connection_id": result.connection_id or "", "integration": result.integration, "state": ctx.host_state},
+        )
+    if not result.ok and ctx.failure_url:
+        return _with_query(
+            ctx.failure_url,
+            {
+                "error": result.error or "server_error",
+                "error_description": result.error_description,
+                "integration": result.integration,
+                "state": ctx.host_state,
+            },
+        )
+    return None

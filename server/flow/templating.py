@@ -1,0 +1,51 @@
+"""Substituting template variables (a shop name, a data centre) into provider URLs safely.
+
+A value must fully match its pattern, use only host-safe characters, and the resulting URL must
+keep the template's fixed host suffix: a shop name can never point a URL at another host.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from urllib.parse import urlsplit
+
+from server.catalog.models import Variable
+from server.errors import FlowError
+
+_HOST_SAFE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,250}[A-Za-z0-9])?$")
+
+
+def placeholders(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+def check_variable(variable: Variable, value: str | None) -> str:
+    if value is None or value == "":
+        if variable.default is not None:
+            return variable.default
+        raise FlowError(f"{variable.label} is required.", code="invalid_request")
+    value = value.strip()
+    if variable.allowed:
+        if value not in variable.allowed:
+            raise FlowError(f"{variable.label} {value!r} is not one of the allowed values.", code="invalid_request")
+        return value
+    if not re.fullmatch(variable.pattern, value) or not _HOST_SAFE.match(value) or ".." in value:
+        raise FlowError(f"{variable.label} {value!r} is not valid.", code="invalid_request")
+    return value
+
+
+def render_url(template: str, values: dict[str, str]) -> str:
+    names = placeholders(template)
+    if not names:
+        return template
+    url = template.format(**{n: values[n] for n in names})
+    host_template = urlsplit(template).netloc if not template.startswith("{") else ""
+    actual = urlsplit(url)
+    if actual.scheme not in ("https", "http") or not actual.hostname:
+        raise FlowError("A template variable produced an invalid URL.", code="invalid_request")
+    if host_template and "{" in host_template:
+        suffix = host_template.rsplit("}", 1)[1]
+        if suffix and not actual.netloc.endswith(suffix):
+            raise FlowError("A template variable tried to change the provider's host.", code="invalid_request")
+    return url

@@ -1,0 +1,180 @@
+"""The OAuth 2.0 token request and the reading of providers' token responses."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from server.catalog.models import OAuth2Spec, TokenResponseSpec
+from server.errors import ProviderError, ProviderUnavailable
+from server.http import OutboundHTTP, ProviderResponse
+
+_MAX_TOKEN_LENGTH = 16_384
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    token_type: str = "bearer"
+    refresh_token: str | None = None
+    expires_at: datetime | None = None
+    scope: list[str] | None = None
+    id_token: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def credentials(self) -> dict[str, Any]:
+        """What is sealed into the connection row."""
+        creds: dict[str, Any] = {"type": "oauth2", "access_token": self.access_token, "token_type": self.token_type}
+        if self.refresh_token:
+            creds["refresh_token"] = self.refresh_token
+        if self.expires_at:
+            creds["expires_at"] = self.expires_at.isoformat()
+        if self.id_token:
+            creds["id_token"] = self.id_token
+        return creds
+
+
+def _dig(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def parse_body(response: ProviderResponse) -> dict[str, Any]:
+    """JSON, or form-encoded (GitHub's default and some legacy providers)."""
+    text = response.content.decode("utf-8", errors="replace").strip()
+    if response.content_type in ("application/x-www-form-urlencoded", "text/plain") and not text.startswith("{"):
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False)
+        if pairs:
+            return dict(pairs)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ProviderError(
+            f"The provider's token endpoint answered HTTP {response.status} with a body that is not JSON "
+            f"({response.content_type or 'no content type'})."
+        ) from exc
+    if not isinstance(data, dict):
+        raise ProviderError("The provider's token response is not a JSON object.")
+    return data
+
+
+def _provider_error(data: dict[str, Any], status: int) -> ProviderError:
+    code = data.get("error") if isinstance(data.get("error"), str) else None
+    description = data.get("error_description") or data.get("message") or ""
+    text = f"The provider refused the token request (HTTP {status}"
+    text += f", {code}" if code else ""
+    text += f": {str(description)[:200]})" if description else ")"
+    error = ProviderError(text)
+    error.provider_code = code  # type: ignore[attr-defined]
+    return error
+
+
+def normalise(spec: TokenResponseSpec, response: ProviderResponse, *, now: datetime | None = None) -> TokenSet:
+    now = now or datetime.now(timezone.utc)
+    if response.status >= 500:
+        cls = ProviderUnavailable if response.status in (502, 503, 504) else ProviderError
+        raise cls(f"The provider's token endpoint failed with HTTP {response.status}.")
+    data = parse_body(response)
+    if response.status != 200 or "error" in data and not _dig(data, spec.access_token):
+        raise _provider_error(data, response.status)
+    if spec.error_flag is not None and _dig(data, spec.error_flag) is not True:
+        raise _provider_error(data, response.status)
+    access_token = _dig(data, spec.access_token)
+    if not isinstance(access_token, str) or not access_token or len(access_token) > _MAX_TOKEN_LENGTH:
+        raise ProviderError("The provider's token response has no usable access_token.")
+    refresh_token = _dig(data, spec.refresh_token)
+    expires_at = None
+    if spec.expires_at and _dig(data, spec.expires_at):
+        try:
+            expires_at = datetime.fromisoformat(str(_dig(data, spec.expires_at)).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ProviderError("The provider's expires_at is not a date.") from exc
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=timezone.utc)
+    else:
+        raw = _dig(data, spec.expires_in)
+        if raw not in (None, ""):
+            try:
+                seconds = int(float(raw))
+            except (TypeError, ValueError) as exc:
+                raise ProviderError("The provider's expires_in is not a number.") from exc
+            if not (seconds == 0 and spec.zero_expires_in_means_never) and seconds >= 0:
+                expires_at = now + timedelta(seconds=seconds)
+    scope_raw = _dig(data, spec.scope)
+    scope: list[str] | None
+    if isinstance(scope_raw, list):
+        scope = [str(s) for s in scope_raw]
+    elif isinstance(scope_raw, str):
+        sep = spec.scope_separator
+        scope = [s for s in (scope_raw.replace(",", " ").split() if sep in (" ", ",") else scope_raw.split(sep)) if s]
+    else:
+        scope = None
+    metadata = {}
+    for key, path in spec.extra.items():
+        value = _dig(data, path)
+        if value is not None and isinstance(value, (str, int, float, bool)):
+            metadata[key] = value
+    token_type = _dig(data, "token_type") if "." not in spec.access_token else None
+    return TokenSet(
+        access_token=access_token,
+        token_type=str(token_type or "bearer").lower(),
+        refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
+        expires_at=expires_at,
+        scope=scope,
+        id_token=data.get("id_token") if isinstance(data.get("id_token"), str) else None,
+        metadata=metadata,
+    )
+
+
+def _basic_auth(client_id: str, client_secret: str) -> str:
+    # RFC 6749 §2.3.1: form-urlencode each part before joining.
+    raw = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}".encode()
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+async def token_request(
+    http: OutboundHTTP,
+    spec: OAuth2Spec,
+    token_url: str,
+    params: dict[str, str],
+    *,
+    client_id: str,
+    client_secret: str | None,
+) -> TokenSet:
+    body = {**spec.token_params, **params}
+    headers = {"Accept": spec.token_accept}
+    if spec.token_auth_method == "client_secret_basic" and client_secret is not None:
+        headers["Authorization"] = _basic_auth(client_id, client_secret)
+    else:
+        body["client_id"] = client_id
+        if client_secret is not None:
+            body["client_secret"] = client_secret
+    if spec.token_request_format == "json":
+        response = await http.request("POST", token_url, json=body, headers=headers)
+    else:
+        response = await http.request("POST", token_url, data=body, headers=headers)
+    return normalise(spec.token_response, response)
+
+
+async def exchange_code(
+    http: OutboundHTTP,
+    spec: OAuth2Spec,
+    token_url: str,
+    *,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str | None,
+    client_id: str,
+    client_secret: str | None,
+) -> TokenSet:
+    params = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+    if code_verifier:
+        params["code_verifier"] = code_verifier
+    return await token_request(http, spec, token_url, params, client_id=client_id, client_secret=client_secret)

@@ -1,0 +1,152 @@
+"""Browser-facing authorization endpoints: start, callback, credentials form, result page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from server.catalog.models import Integration
+from server.crypto import sha256_hex
+from server.db.workspaces import get_environment
+from server.error_responses import error_page
+from server.errors import FlowError, InvalidRequest, LatchkeyError, NotFound, UntrustedFlowError
+from server.flow import authorize, credentials
+from server.flow.context import FlowContext
+from server.flow.result import FlowResult
+from server.flow.signing import SALT_CONTEXT, SALT_RESULT
+from server.pages import render
+from server.routes.binding import ensure_browser_secret, browser_secret, set_binding_cookie
+from server.routes.common import services_of
+from server.routes.delivery import deliver, result_page
+
+
+def _integration(request: Request) -> Integration:
+    integration = services_of(request).catalog.get(request.path_params["integration"])
+    if integration is None:
+        raise NotFound("No such integration.", code="integration_not_found")
+    return integration
+
+
+def read_context(request: Request, token: str | None) -> FlowContext:
+    services = services_of(request)
+    data = services.signer.verify(SALT_CONTEXT, token, services.settings.connect_session_max_age, what="link")
+    return FlowContext.from_dict(data)
+
+
+async def _frame_ancestors(request: Request, ctx: FlowContext) -> tuple[str, ...]:
+    if ctx.mode != "inline":
+        return ()
+    env = await get_environment(services_of(request).db, ctx.workspace_id, ctx.environment)
+    return env.allowed_origins
+
+
+async def start(request: Request) -> Response:
+    services = services_of(request)
+    integration = _integration(request)
+    ctx = read_context(request, request.query_params.get("ctx"))
+    try:
+        if not ctx.allows_integration(integration.slug) or (integration.sandbox_only and ctx.environment != "sandbox"):
+            raise FlowError(f"{integration.name} is not offered here.", code="integration_not_active")
+        if integration.is_form:
+            token = await credentials.open_form(services, ctx, integration)
+            return render(
+                request, "credentials.html",
+                {"integration": integration, "form_token": token, "errors": {}, "values": {}, "error_code": None,
+                 "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang},
+                frame_ancestors=await _frame_ancestors(request, ctx),
+            )
+        if not integration.is_oauth2:
+            raise FlowError(f"{integration.name} uses {integration.kind}, which this server cannot start yet.", code="invalid_request")
+        supplied = {v.name: request.query_params.get(v.name, "") for v in integration.variables if v.source == "user"}
+        needs_input = [v for v in integration.variables if v.source == "user" and not supplied[v.name] and v.default is None]
+        if needs_input or request.query_params.get("_retry"):
+            return render(
+                request, "variables.html",
+                {"integration": integration, "ctx_token": request.query_params["ctx"], "variables": integration.variables,
+                 "values": supplied, "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang},
+            )
+        secret, fresh = ensure_browser_secret(request, services.settings)
+        try:
+            url = await authorize.begin(services, ctx, integration, browser_hash=sha256_hex(secret), variables=supplied)
+        except FlowError as exc:
+            if exc.code == "invalid_request" and integration.variables:
+                return render(
+                    request, "variables.html",
+                    {"integration": integration, "ctx_token": request.query_params["ctx"], "variables": integration.variables,
+                     "values": supplied, "error_message": exc.message, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang},
+                    status=400,
+                )
+            raise
+        response = RedirectResponse(url, status_code=302, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+        if fresh:
+            set_binding_cookie(response, services.settings, secret)
+        return response
+    except FlowError as exc:
+        return await deliver(request, authorize.failure_outcome(ctx, integration.slug, exc))
+
+
+async def callback(request: Request) -> Response:
+    services = services_of(request)
+    integration = _integration(request)
+    if request.method == "POST":
+        if not integration.oauth2 or integration.oauth2.callback_method != "POST":
+            raise InvalidRequest("This integration's callback is a GET.", status=405)
+        form = await request.form()
+        params = {k: str(v) for k, v in form.items()}
+    else:
+        params = dict(request.query_params)
+    if not integration.is_oauth2:
+        raise NotFound("No such integration.", code="integration_not_found")
+    outcome = await authorize.complete(services, integration, params, browser_secret=browser_secret(request, services.settings))
+    return await deliver(request, outcome)
+
+
+def _same_origin_post(request: Request, own_origin: str) -> bool:
+    """CSRF defence for our forms (they may live in a third-party iframe, where cookies are not sent)."""
+    origin = request.headers.get("origin")
+    if origin:
+        return origin == own_origin
+    referer = request.headers.get("referer")
+    if referer:
+        parts = urlsplit(referer)
+        return f"{parts.scheme}://{parts.netloc}" == own_origin
+    return False
+
+
+async def submit_credentials(request: Request) -> Response:
+    services = services_of(request)
+    integration = _integration(request)
+    if not _same_origin_post(request, services.settings.origin):
+        raise UntrustedFlowError("Cross-site form submission refused.", code="invalid_request", status=403)
+    form = await request.form()
+    submitted = {k: str(v) for k, v in form.items()}
+    state = credentials.read_form_state(services, integration, submitted.pop("form_token", None))
+    ctx = state.ctx
+    context = {"integration": integration, "form_token": state.token, "values": {f.name: submitted.get(f.name, "") for f in integration.fields if not f.secret},
+               "errors": {}, "error_code": None, "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang}
+    ancestors = await _frame_ancestors(request, ctx)
+    try:
+        connection_id = await credentials.submit(services, integration, state, submitted)
+    except credentials.FormInvalid as exc:
+        context["errors"] = exc.errors
+        context["error_code"] = "invalid_request"
+        return render(request, "credentials.html", context, status=400, frame_ancestors=ancestors)
+    except FlowError as exc:
+        if exc.code in ("invalid_credentials", "provider_error", "provider_unavailable"):
+            context["error_code"] = exc.code
+            context["error_message"] = exc.message
+            return render(request, "credentials.html", context, status=400, frame_ancestors=ancestors)
+        return await deliver(request, authorize.failure_outcome(ctx, integration.slug, exc), after_post=True)
+    outcome = authorize.Outcome(ctx=ctx, result=FlowResult(integration=integration.slug, connection_id=connection_id))
+    return await deliver(request, outcome, after_post=True)
+
+
+async def show_result(request: Request) -> Response:
+    services = services_of(request)
+    try:
+        data = services.signer.verify(SALT_RESULT, request.query_params.get("r"), 300, what="result link")
+    except LatchkeyError as exc:
+        return error_page(request, exc.code, exc.message, 400)
+    return result_page(request, data["m"], data.get("o"), data.get("mode", "popup"), theme=data.get("t", "auto"), lang=data.get("l", "en"))

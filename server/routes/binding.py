@@ -1,0 +1,35 @@
+"""The browser-binding cookie: ties a callback to the browser that started the flow.
+
+Set by `start` in a first-party window (popup or top window) before the provider is reached;
+HttpOnly, SameSite=Lax, and `__Host-` prefixed (Secure, Path=/) when served over HTTPS.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.settings import Settings
+
+
+def cookie_name(settings: Settings) -> str:
+    return "__Host-latchkey_bind" if settings.secure_cookies else "latchkey_bind"
+
+
+def browser_secret(request: Request, settings: Settings) -> str | None:
+    value = request.cookies.get(cookie_name(settings))
+    return value if value and 32 <= len(value) <= 128 else None
+
+
+def ensure_browser_secret(request: Request, settings: Settings) -> tuple[str, bool]:
+    existing = browser_secret(request, settings)
+    return (existing, False) if existing else (secrets.token_urlsafe(32), True)
+
+
+def set_binding_cookie(response: Response, settings: Settings, value: str) -> None:
+    response.set_cookie(
+        cookie_name(settings), value, max_age=86400, path="/", secure=settings.secure_cookies,
+        httponly=True, samesite="lax",
+    )

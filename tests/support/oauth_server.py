@@ -1,0 +1,668 @@
+"""A real, standards-compliant OAuth 2.0 authorization server for tests.
+
+Built from Authlib's server components (Flask integration) and served over
+real HTTP on 127.0.0.1 (random free port) from a background thread, so the
+Latchkey OAuth client can be exercised end to end without mocked HTTP.
+
+* ``GET  /authorize``  - authorization endpoint (code flow, PKCE S256 required,
+  RFC 9207 ``iss`` in responses).  No UI: it auto-decides per ``decision``.
+* ``POST /token``      - token endpoint (``authorization_code`` and
+  ``refresh_token`` grants, ``client_secret_basic`` / ``client_secret_post``).
+  ``token_mode`` injects misbehaviour.
+* ``GET  /userinfo``   - Bearer-protected, returns ``{"sub", "email"}``.
+* ``GET  /.well-known/oauth-authorization-server`` - RFC 8414 metadata.
+
+Storage is in memory (plain objects guarded by a lock).  Test-only code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from dataclasses import field
+from html import escape
+from urllib.parse import urlencode
+
+# Authlib refuses plain-http OAuth unless this is set; we only ever listen on
+# loopback, and this module is test-only.
+os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer  # noqa: E402
+from authlib.integrations.flask_oauth2 import ResourceProtector  # noqa: E402
+from authlib.integrations.flask_oauth2 import current_token  # noqa: E402
+from authlib.oauth2 import OAuth2Error  # noqa: E402
+from authlib.oauth2.rfc6749 import ClientMixin  # noqa: E402
+from authlib.oauth2.rfc6749 import InvalidRequestError  # noqa: E402
+from authlib.oauth2.rfc6749 import TokenMixin  # noqa: E402
+from authlib.oauth2.rfc6749 import grants  # noqa: E402
+from authlib.oauth2.rfc6749.util import extract_basic_authorization  # noqa: E402
+from authlib.oauth2.rfc6749.util import scope_to_list  # noqa: E402
+from authlib.oauth2.rfc6750 import BearerTokenGenerator  # noqa: E402
+from authlib.oauth2.rfc6750 import BearerTokenValidator  # noqa: E402
+from authlib.oauth2.rfc7636 import CodeChallenge  # noqa: E402
+from authlib.oauth2.rfc9207 import IssuerParameter  # noqa: E402
+from flask import Flask  # noqa: E402
+from flask import Response  # noqa: E402
+from flask import jsonify  # noqa: E402
+from flask import request  # noqa: E402
+from werkzeug.serving import WSGIRequestHandler  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+__all__ = ["OAuthServer"]
+
+DEFAULT_SCOPE = "contacts.read contacts.write deals.read openid profile email offline"
+DECISIONS = ("approve", "deny")
+TOKEN_MODES = (
+    "normal",
+    "status_500",
+    "html",
+    "no_access_token",
+    "hang",
+    "invalid_grant",
+    "form_encoded",
+)
+# Form fields never copied into ``token_requests[...]["form"]``.
+_SECRET_FORM_FIELDS = frozenset({"client_secret", "code_verifier"})
+
+
+# --------------------------------------------------------------------------
+# In-memory models (Authlib mixins)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class User:
+    sub: str
+    email: str
+
+
+@dataclass
+class Client(ClientMixin):
+    client_id: str
+    client_secret: str
+    redirect_uris: list[str]
+    token_endpoint_auth_method: str
+    scope: str
+
+    def get_client_id(self):
+        return self.client_id
+
+    def get_default_redirect_uri(self):
+        # Only unambiguous when exactly one redirect URI is registered.
+        if len(self.redirect_uris) == 1:
+            return self.redirect_uris[0]
+        return None
+
+    def get_allowed_scope(self, scope):
+        allowed = scope_to_list(self.scope) or []
+        if not scope:
+            # RFC 6749 §3.3: omitted scope -> pre-defined default (all).
+            return " ".join(allowed)
+        requested = scope_to_list(scope)
+        if not set(requested).issubset(allowed):
+            return None  # -> invalid_scope
+        return " ".join(requested)
+
+    def check_redirect_uri(self, redirect_uri):
+        return redirect_uri in self.redirect_uris  # exact string match
+
+    def check_client_secret(self, client_secret):
+        return secrets.compare_digest(
+            self.client_secret.encode(), str(client_secret).encode()
+        )
+
+    def check_endpoint_auth_method(self, method, endpoint):
+        if endpoint == "token":
+            return method == self.token_endpoint_auth_method
+        return True
+
+    def check_response_type(self, response_type):
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type):
+        return grant_type in ("authorization_code", "refresh_token")
+
+
+@dataclass
+class AuthorizationCode:
+    code: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    user: User
+    code_challenge: str | None
+    code_challenge_method: str | None
+    auth_time: float = field(default_factory=time.time)
+
+    def get_redirect_uri(self):
+        return self.redirect_uri
+
+    def get_scope(self):
+        return self.scope
+
+    def get_auth_time(self):
+        return int(self.auth_time)
+
+    def get_nonce(self):
+        return None
+
+
+@dataclass
+class Token(TokenMixin):
+    client_id: str
+    access_token: str
+    refresh_token: str | None
+    scope: str
+    user: User
+    expires_in: int
+    issued_at: float = field(default_factory=time.time)
+    access_token_revoked: bool = False
+    refresh_token_revoked: bool = False
+    from_code: str | None = None
+
+    def check_client(self, client):
+        return self.client_id == client.get_client_id()
+
+    def get_scope(self):
+        return self.scope
+
+    def get_expires_in(self):
+        return self.expires_in
+
+    def is_expired(self):
+        return self.issued_at + self.expires_in <= time.time()
+
+    def is_revoked(self):
+        return self.access_token_revoked
+
+    def get_user(self):
+        return self.user
+
+    def get_client(self):
+        return None
+
+
+class _Store:
+    """Thread-safe in-memory storage."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.clients: dict[str, Client] = {}
+        self.codes: dict[str, AuthorizationCode] = {}
+        self.used_codes: set[str] = set()
+        self.tokens: list[Token] = []
+
+
+# --------------------------------------------------------------------------
+# Grants / extensions
+# --------------------------------------------------------------------------
+
+
+class StrictS256CodeChallenge(CodeChallenge):
+    """PKCE that is mandatory for every client and only allows S256.
+
+    Authlib's ``CodeChallenge(required=True)`` only forces PKCE on public
+    clients at the token endpoint; we also require a ``code_challenge`` at
+    the authorization endpoint (RFC 7636 §4.4.1 -> ``invalid_request``) and
+    reject ``plain``.
+    """
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("Missing 'code_challenge'")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError(
+                "Unsupported 'code_challenge_method': only S256 is allowed"
+            )
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant, result):
+        # Codes always carry a challenge, so a verifier is always required.
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier'")
+        super().validate_code_verifier(grant, result)
+
+
+class _LiveIssuerParameter(IssuerParameter):
+    """RFC 9207 ``iss`` parameter, switchable at runtime."""
+
+    def __init__(self, owner: OAuthServer):
+        self._owner = owner
+
+    def get_issuer(self):
+        if self._owner.issuer_in_response:
+            return self._owner.issuer
+        return None
+
+
+# --------------------------------------------------------------------------
+# The server
+# --------------------------------------------------------------------------
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log(self, type, message, *args):  # noqa: A002 - werkzeug signature
+        pass
+
+
+class OAuthServer:
+    def __init__(
+        self,
+        *,
+        issuer_in_response: bool = True,
+        access_token_ttl: int = 3600,
+        rotate_refresh_tokens: bool = False,
+    ):
+        self.issuer_in_response = issuer_in_response
+        self.access_token_ttl = access_token_ttl  # read at issue time
+        self.rotate_refresh_tokens = rotate_refresh_tokens
+        self.code_ttl = 300  # seconds an authorization code stays valid
+        self.hang_seconds = 30.0
+        self.user_sub = "user-1"
+        self.user_email = "user@example.test"
+        self.token_requests: list[dict] = []
+        self.authorize_requests: list[dict] = []
+
+        self._decision = "approve"
+        self._token_mode = "normal"
+        self._store = _Store()
+        self._stop_event = threading.Event()
+        self._httpd = None
+        self._thread: threading.Thread | None = None
+        self.base_url: str | None = None
+
+        self._app = self._build_app()
+
+    # ---- behaviour switches (validated) ----------------------------------
+
+    @property
+    def decision(self) -> str:
+        return self._decision
+
+    @decision.setter
+    def decision(self, value: str) -> None:
+        if value not in DECISIONS:
+            raise ValueError(f"decision must be one of {DECISIONS}, got {value!r}")
+        self._decision = value
+
+    @property
+    def token_mode(self) -> str:
+        return self._token_mode
+
+    @token_mode.setter
+    def token_mode(self, value: str) -> None:
+        if value not in TOKEN_MODES:
+            raise ValueError(f"token_mode must be one of {TOKEN_MODES}, got {value!r}")
+        self._token_mode = value
+
+    # ---- URLs -------------------------------------------------------------
+
+    def _require_started(self) -> str:
+        if self.base_url is None:
+            raise RuntimeError("OAuthServer is not started")
+        return self.base_url
+
+    @property
+    def issuer(self) -> str:
+        return self._require_started()
+
+    @property
+    def authorize_url(self) -> str:
+        return self._require_started() + "/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return self._require_started() + "/token"
+
+    @property
+    def userinfo_url(self) -> str:
+        return self._require_started() + "/userinfo"
+
+    @property
+    def metadata_url(self) -> str:
+        return self._require_started() + "/.well-known/oauth-authorization-server"
+
+    # ---- lifecycle --------------------------------------------------------
+
+    def start(self) -> OAuthServer:
+        if self._httpd is not None:
+            return self
+        self._stop_event.clear()
+        self._httpd = make_server(
+            "127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler
+        )
+        self._httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._httpd.server_port}"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"oauth-test-server-{self._httpd.server_port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop_event.set()  # wakes any in-progress "hang"
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> OAuthServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ---- test API ---------------------------------------------------------
+
+    def register_client(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uris: list[str],
+        token_endpoint_auth_method: str = "client_secret_basic",
+        scope: str = DEFAULT_SCOPE,
+    ) -> None:
+        if token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
+            raise ValueError(
+                f"unsupported token_endpoint_auth_method {token_endpoint_auth_method!r}"
+            )
+        with self._store.lock:
+            self._store.clients[client_id] = Client(
+                client_id=client_id,
+                client_secret=client_secret,
+                redirect_uris=list(redirect_uris),
+                token_endpoint_auth_method=token_endpoint_auth_method,
+                scope=scope,
+            )
+
+    def revoke_refresh_tokens(self) -> None:
+        with self._store.lock:
+            for tok in self._store.tokens:
+                tok.refresh_token_revoked = True
+
+    def expire_access_tokens(self) -> None:
+        """Make every access token issued so far expired (userinfo -> 401)."""
+        with self._store.lock:
+            for tok in self._store.tokens:
+                tok.issued_at = time.time() - tok.expires_in - 1
+
+    def issued_access_tokens(self) -> list[str]:
+        with self._store.lock:
+            return [t.access_token for t in self._store.tokens]
+
+    def issued_refresh_tokens(self) -> list[str]:
+        with self._store.lock:
+            return [t.refresh_token for t in self._store.tokens if t.refresh_token]
+
+    # ---- storage callbacks ------------------------------------------------
+
+    def _query_client(self, client_id):
+        with self._store.lock:
+            return self._store.clients.get(client_id)
+
+    def _save_token(self, token: dict, req) -> None:
+        code = getattr(req, "authorization_code", None)
+        tok = Token(
+            client_id=req.client.get_client_id(),
+            access_token=token["access_token"],
+            refresh_token=token.get("refresh_token"),
+            scope=token.get("scope", ""),
+            user=req.user,
+            expires_in=int(token.get("expires_in") or 0),
+            from_code=code.code if code is not None else None,
+        )
+        with self._store.lock:
+            self._store.tokens.append(tok)
+
+    def _current_user(self) -> User:
+        return User(sub=self.user_sub, email=self.user_email)
+
+    # ---- app --------------------------------------------------------------
+
+    def _build_app(self) -> Flask:
+        owner = self
+        store = self._store
+
+        app = Flask(f"oauth-test-server-{id(self)}")
+        app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
+
+        server = AuthorizationServer(
+            app, query_client=self._query_client, save_token=self._save_token
+        )
+        # expires_in is read from owner.access_token_ttl at issue time.
+        server.register_token_generator(
+            "default",
+            BearerTokenGenerator(
+                access_token_generator=lambda **kw: secrets.token_urlsafe(32),
+                refresh_token_generator=lambda **kw: secrets.token_urlsafe(36),
+                expires_generator=lambda client, grant_type: owner.access_token_ttl,
+            ),
+        )
+
+        class CodeGrant(grants.AuthorizationCodeGrant):
+            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+            def save_authorization_code(self, code, req):
+                payload = req.payload.data
+                item = AuthorizationCode(
+                    code=code,
+                    client_id=req.client.get_client_id(),
+                    redirect_uri=req.payload.redirect_uri or "",
+                    scope=req.scope,
+                    user=req.user,
+                    code_challenge=payload.get("code_challenge"),
+                    code_challenge_method=payload.get("code_challenge_method"),
+                )
+                with store.lock:
+                    store.codes[code] = item
+
+            def query_authorization_code(self, code, client):
+                with store.lock:
+                    if code in store.used_codes:
+                        # RFC 6749 §4.1.2: reuse -> deny, and revoke the
+                        # tokens previously issued from this code.
+                        for tok in store.tokens:
+                            if tok.from_code == code:
+                                tok.access_token_revoked = True
+                                tok.refresh_token_revoked = True
+                        return None
+                    item = store.codes.get(code)
+                    if item is None or item.client_id != client.get_client_id():
+                        return None
+                    if item.auth_time + owner.code_ttl < time.time():
+                        del store.codes[code]
+                        return None
+                    return item
+
+            def delete_authorization_code(self, authorization_code):
+                with store.lock:
+                    store.codes.pop(authorization_code.code, None)
+                    store.used_codes.add(authorization_code.code)
+
+            def authenticate_user(self, authorization_code):
+                return authorization_code.user
+
+        class RefreshGrant(grants.RefreshTokenGrant):
+            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+            @property
+            def INCLUDE_NEW_REFRESH_TOKEN(self):  # noqa: N802 - Authlib's name
+                return owner.rotate_refresh_tokens
+
+            def authenticate_refresh_token(self, refresh_token):
+                with store.lock:
+                    for tok in store.tokens:
+                        if tok.refresh_token == refresh_token:
+                            return None if tok.refresh_token_revoked else tok
+                return None
+
+            def authenticate_user(self, refresh_token):
+                return refresh_token.user
+
+            def revoke_old_credential(self, refresh_token):
+                if owner.rotate_refresh_tokens:
+                    with store.lock:
+                        refresh_token.refresh_token_revoked = True
+
+        server.register_grant(CodeGrant, [StrictS256CodeChallenge(required=True)])
+        server.register_grant(RefreshGrant)
+        issuer_ext = _LiveIssuerParameter(self)
+        server.register_extension(issuer_ext)
+
+        class Validator(BearerTokenValidator):
+            def authenticate_token(self, token_string):
+                with store.lock:
+                    for tok in store.tokens:
+                        if tok.access_token == token_string:
+                            return tok
+                return None
+
+        require_oauth = ResourceProtector()
+        require_oauth.register_token_validator(Validator())
+
+        def error_page(error: OAuth2Error) -> Response:
+            body = (
+                "<!doctype html><html><head><title>Authorization error</title></head>"
+                f"<body><h1>Authorization error</h1><p id=error>{escape(error.error or '')}</p>"
+                f"<p id=error_description>{escape(error.description or '')}</p></body></html>"
+            )
+            return Response(body, status=400, content_type="text/html; charset=utf-8")
+
+        @app.get("/authorize")
+        def authorize():
+            with store.lock:
+                owner.authorize_requests.append(request.args.to_dict())
+            user = owner._current_user()
+            try:
+                grant = server.get_consent_grant(end_user=user)
+            except OAuth2Error as error:
+                if not error.redirect_uri:
+                    # RFC 6749 §4.1.2.1: bad client / redirect_uri -> never redirect.
+                    return error_page(error)
+                response = server.handle_error_response(None, error)
+                issuer_ext.add_issuer_parameter(server, response)
+                return response
+            grant_user = user if owner.decision == "approve" else None
+            return server.create_authorization_response(grant=grant, grant_user=grant_user)
+
+        @app.post("/token")
+        def token():
+            record = owner._record_token_request()
+            try:
+                response = owner._token_response(server)
+            except Exception:
+                traceback.print_exc()
+                response = Response("Internal Server Error", 500, content_type="text/plain")
+            record["status"] = response.status_code
+            return response
+
+        @app.get("/userinfo")
+        @require_oauth()
+        def userinfo():
+            user = current_token.user
+            return jsonify(sub=user.sub, email=user.email)
+
+        @app.get("/.well-known/oauth-authorization-server")
+        def metadata():
+            return jsonify(
+                issuer=owner.issuer,
+                authorization_endpoint=owner.authorize_url,
+                token_endpoint=owner.token_url,
+                userinfo_endpoint=owner.userinfo_url,
+                response_types_supported=["code"],
+                grant_types_supported=["authorization_code", "refresh_token"],
+                token_endpoint_auth_methods_supported=[
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
+                code_challenge_methods_supported=["S256"],
+                authorization_response_iss_parameter_supported=owner.issuer_in_response,
+            )
+
+        return app
+
+    # ---- token endpoint helpers ------------------------------------------
+
+    def _record_token_request(self) -> dict:
+        form = request.form
+        basic_id, basic_secret = extract_basic_authorization(request.headers)
+        if basic_id is not None:
+            auth_method = "client_secret_basic"
+            client_id = basic_id
+        elif form.get("client_secret") is not None:
+            auth_method = "client_secret_post"
+            client_id = form.get("client_id")
+        else:
+            auth_method = "none"
+            client_id = form.get("client_id")
+        record = {
+            "grant_type": form.get("grant_type"),
+            "client_id": client_id,
+            "code_verifier_present": bool(form.get("code_verifier")),
+            "auth_method": auth_method,
+            "status": None,  # filled in once the response is ready
+            "form": {k: v for k, v in form.items() if k not in _SECRET_FORM_FIELDS},
+            "token_mode": self.token_mode,
+        }
+        with self._store.lock:
+            self.token_requests.append(record)
+        return record
+
+    def _token_response(self, server: AuthorizationServer) -> Response:
+        mode = self.token_mode
+        if mode == "status_500":
+            return Response("Internal Server Error", 500, content_type="text/plain")
+        if mode == "html":
+            return Response(
+                "<!doctype html><html><body><h1>Please sign in</h1></body></html>",
+                200,
+                content_type="text/html; charset=utf-8",
+            )
+        if mode == "no_access_token":
+            return _json_response(
+                200, {"token_type": "Bearer", "expires_in": self.access_token_ttl}
+            )
+        if mode == "invalid_grant":
+            return _json_response(
+                400,
+                {
+                    "error": "invalid_grant",
+                    "error_description": "The grant is invalid (forced by test server).",
+                },
+            )
+        if mode == "hang":
+            if self._stop_event.wait(self.hang_seconds):
+                return Response("Service Unavailable", 503, content_type="text/plain")
+            return server.create_token_response()
+
+        response = server.create_token_response()
+        if mode == "form_encoded":
+            payload = json.loads(response.get_data(as_text=True) or "{}")
+            response.set_data(urlencode({k: str(v) for k, v in payload.items()}))
+            response.content_type = "application/x-www-form-urlencoded"
+        return response
+
+
+def _json_response(status: int, payload: dict) -> Response:
+    return Response(
+        json.dumps(payload),
+        status,
+        content_type="application/json",
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
