@@ -2,6 +2,8 @@ import { latchkeyError } from './error';
 import type { LatchkeyStatic } from './types';
 
 export type * from './types';
+export { latchkeyError } from './error';
+export { forwardCallbacks, optionsKey } from './wrapper';
 
 let loading: Promise<LatchkeyStatic | null> | null = null;
 

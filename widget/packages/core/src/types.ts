@@ -135,6 +135,18 @@ export interface LatchkeyStatic {
  */
 export declare function loadLatchkey(baseUrl: string): Promise<LatchkeyStatic | null>;
 
+/** Makes a LatchkeyError, e.g. to reject an `open()` called before Latchkey has loaded. */
+export declare function latchkeyError(code: LatchkeyErrorCode | (string & {}), message?: string | null, integration?: string | null): LatchkeyError;
+
+/**
+ * For framework wrappers: a copy of `current()` whose callbacks call the ones `current()` returns at
+ * the time, so a mounted picker follows callback props that change after mount.
+ */
+export declare function forwardCallbacks(current: () => LatchkeyOptions): LatchkeyOptions;
+
+/** For framework wrappers: a string that changes when an option other than a callback changes. */
+export declare function optionsKey(options: LatchkeyOptions): string;
+
 declare global {
   interface Window {
     Latchkey?: LatchkeyStatic;

@@ -1,0 +1,187 @@
+"""The `latchkey` command: serve, migrate, workspace, key, catalog, seed-demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from server.catalog.loader import load_catalog, validate_directory
+from server.crypto import Sealer
+from server.db import activations as activation_store
+from server.db import workspaces as workspace_store
+from server.db.database import open_database
+from server.db.migrations import migrate
+from server.errors import ConfigurationError, LatchkeyError
+from server.settings import Settings
+
+
+def _run_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    async def runner() -> Any:
+        db = open_database(settings.database_url)
+        await db.connect()
+        try:
+            await migrate(db)
+            return await work(db)
+        finally:
+            await db.disconnect()
+
+    return asyncio.run(runner())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    app = create_app(settings)
+    # Our own access log (server.middleware) redacts query strings; uvicorn's would print them.
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level=settings.log_level.lower(),
+                proxy_headers=False)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(db):
+        return None
+
+    _run_db(settings, work)
+    print("database is up to date")
+    return 0
+
+
+def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(db):
+        return await workspace_store.create_workspace(
+            db, args.name, allowed_origins=args.origin or [], allowed_redirect_urls=args.redirect_url or []
+        )
+
+    created = _run_db(settings, work)
+    print(f"workspace {created.id} ({created.name})")
+    for env, key in created.api_keys.items():
+        print(f"  {env:<10} secret key: {key}   (shown once)")
+    return 0
+
+
+def cmd_workspace_list(args: argparse.Namespace, settings: Settings) -> int:
+    for ws in _run_db(settings, workspace_store.list_workspaces):
+        print(f"{ws['id']}\t{ws['name']}")
+    return 0
+
+
+def cmd_key_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    key = _run_db(settings, lambda db: workspace_store.rotate_key(db, args.workspace, args.env))
+    print(f"new {args.env} secret key for {args.workspace}: {key}   (shown once; the old key no longer works)")
+    return 0
+
+
+def cmd_catalog_validate(args: argparse.Namespace, settings: Settings) -> int:
+    problems = validate_directory(Path(args.directory))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not problems:
+        print(f"{args.directory}: every catalog file is valid")
+    return 1 if problems else 0
+
+
+def cmd_catalog_list(args: argparse.Namespace, settings: Settings) -> int:
+    catalog = load_catalog(settings.catalog_dir)
+    rows = [i.summary() for i in catalog]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['slug']:<20} {row['name']:<24} {row['auth_kind']:<26} {','.join(row['categories']):<24} {' '.join(row['unified_scopes'])}")
+    return 0
+
+
+DEMO_WORKSPACE = "ws_demo"
+DEMO_ORIGINS = ["http://localhost:8001", "http://127.0.0.1:8001", "http://localhost:5173"]
+DEMO_REDIRECTS = ["http://localhost:8001/", "http://127.0.0.1:8001/", "http://localhost:5173/"]
+
+
+def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Idempotent demo data for `make run`: a sandbox workspace with a few integrations active."""
+    catalog = load_catalog(settings.catalog_dir)
+
+    async def work(db):
+        sealer = Sealer(settings.secret_key, settings.old_secret_keys)
+        existing = {w["id"] for w in await workspace_store.list_workspaces(db)}
+        keys = {}
+        if DEMO_WORKSPACE not in existing:
+            created = await workspace_store.create_workspace(
+                db, "Demo workspace", workspace_id=DEMO_WORKSPACE, allowed_origins=DEMO_ORIGINS,
+                allowed_redirect_urls=DEMO_REDIRECTS,
+            )
+            keys = created.api_keys
+        for slug in ("sandbox", "hubspot", "salesforce", "slack", "github", "stripe", "zendesk", "shopify"):
+            if catalog.get(slug):
+                await activation_store.activate(db, sealer, DEMO_WORKSPACE, "sandbox", slug, client_id=None, client_secret=None, scopes=[])
+        return keys
+
+    keys = _run_db(settings, work)
+    key_file = Path(settings.database_url.split("///", 1)[-1]).parent / "demo-keys.json" if settings.is_sqlite else None
+    if keys and key_file:
+        key_file.write_text(json.dumps(keys, indent=2))
+        key_file.chmod(0o600)
+    print(f"demo workspace: {DEMO_WORKSPACE} (sandbox, public mode on)")
+    if keys:
+        print(f"  sandbox secret key: {keys['sandbox']}   (also in {key_file})")
+    elif key_file and key_file.exists():
+        print(f"  secret keys: see {key_file}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="latchkey", description="Self-hosted embeddable authorization.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed-demo", help="create the demo workspace (idempotent)").set_defaults(func=cmd_seed_demo)
+
+    ws = sub.add_parser("workspace", help="manage workspaces").add_subparsers(dest="ws_command", required=True)
+    create = ws.add_parser("create", help="create a workspace (prints its secret keys once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--origin", action="append", help="allowed host origin (repeatable)")
+    create.add_argument("--redirect-url", action="append", help="allowed success/failure URL (repeatable)")
+    create.set_defaults(func=cmd_workspace_create)
+    ws.add_parser("list", help="list workspaces").set_defaults(func=cmd_workspace_list)
+
+    key = sub.add_parser("key", help="manage API keys").add_subparsers(dest="key_command", required=True)
+    rotate = key.add_parser("rotate", help="replace an environment's secret key")
+    rotate.add_argument("--workspace", required=True)
+    rotate.add_argument("--env", choices=["sandbox", "production"], required=True)
+    rotate.set_defaults(func=cmd_key_rotate)
+
+    catalog = sub.add_parser("catalog", help="the integration catalog").add_subparsers(dest="catalog_command", required=True)
+    validate = catalog.add_parser("validate", help="validate a folder of custom integrations")
+    validate.add_argument("directory")
+    validate.set_defaults(func=cmd_catalog_validate)
+    listing = catalog.add_parser("list", help="print the catalog")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_catalog_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        return args.func(args, settings)
+    except (ConfigurationError, LatchkeyError, ValueError) as exc:
+        print(f"latchkey: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Building a Latchkey app for a test: settings, database, lifespan, clients, workspaces."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import uvicorn
+
+from server.app import create_app
+from server.db import activations as activation_store
+from server.db import workspaces as workspace_store
+from server.services import Services
+from server.settings import Settings
+
+SECRET = "test-secret-key-0123456789abcdef-0123456789"
+BASE_URL = "http://latchkey.test"
+HOST_ORIGIN = "http://host.test"
+SUCCESS_URL = "http://host.test/connected"
+FAILURE_URL = "http://host.test/failed"
+
+
+def test_database_url(tmp_path: Path) -> str:
+    """SQLite in a temp file, or the Postgres database named by LATCHKEY_TEST_DATABASE_URL."""
+    return os.environ.get("LATCHKEY_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'latchkey.db'}"
+
+
+def make_settings(tmp_path: Path, **overrides) -> Settings:
+    values = {
+        "secret_key": SECRET,
+        "database_url": test_database_url(tmp_path),
+        "base_url": BASE_URL,
+        "http_timeout": 2.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class Running:
+    app: object
+    services: Services
+    client: httpx.AsyncClient
+
+    @property
+    def db(self):
+        return self.services.db
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[Running]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.base_url) as client:
+            yield Running(app=app, services=app.state.services, client=client)
+
+
+@dataclass
+class Workspace:
+    id: str
+    sandbox_key: str
+    production_key: str
+
+    def auth(self, env: str = "sandbox") -> dict[str, str]:
+        key = self.sandbox_key if env == "sandbox" else self.production_key
+        return {"Authorization": f"Bearer {key}"}
+
+
+async def new_workspace(services: Services, *, activate: tuple[str, ...] = ("sandbox",), public_production: bool = False) -> Workspace:
+    created = await workspace_store.create_workspace(
+        services.db, "Test workspace", allowed_origins=[HOST_ORIGIN],
+        allowed_redirect_urls=[SUCCESS_URL, FAILURE_URL],
+    )
+    for slug in activate:
+        await activation_store.activate(services.db, services.sealer, created.id, "sandbox", slug, client_id=None, client_secret=None, scopes=[])
+    if public_production:
+        await workspace_store.update_environment(services.db, created.id, "production", public_mode=True)
+    return Workspace(id=created.id, sandbox_key=created.api_keys["sandbox"], production_key=created.api_keys["production"])
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """Latchkey under a real uvicorn on loopback, in a thread (for over-HTTP and browser tests)."""
+
+    def __init__(self, settings_factory, host: str = "127.0.0.1") -> None:
+        self.port = free_port()
+        self.host = host
+        self.settings: Settings = settings_factory(f"http://{host}:{self.port}")
+        self.app = create_app(self.settings)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.settings.base_url
+
+    def start(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
