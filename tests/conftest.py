@@ -1,20 +1,28 @@
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.harness import make_settings, new_workspace, running_app
+from tests.harness import POSTGRES_URL, fresh_postgres_database, make_settings, new_workspace, running_app
 from tests.support.fixtures_oauth import oauth_server  # noqa: F401
 
 
 def pytest_report_header(config):
-    url = os.environ.get("LATCHKEY_TEST_DATABASE_URL")
-    return f"latchkey storage: {'Postgres ' + url if url else 'SQLite (temp file per test)'}"
+    return f"latchkey storage: {'Postgres at ' + POSTGRES_URL if POSTGRES_URL else 'SQLite (a temp file per test)'}"
+
+
+@pytest.fixture(autouse=True)
+async def _database(tmp_path):
+    """On the Postgres run every test gets its own database; make_settings() picks it up."""
+    if not POSTGRES_URL:
+        yield
+        return
+    async with fresh_postgres_database(POSTGRES_URL) as url:
+        (tmp_path / ".database_url").write_text(url)
+        yield
 
 
 @pytest.fixture
-def settings(tmp_path):
+def settings(tmp_path, _database):
     return make_settings(tmp_path)
 
 

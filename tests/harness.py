@@ -29,9 +29,37 @@ SUCCESS_URL = "http://host.test/connected"
 FAILURE_URL = "http://host.test/failed"
 
 
+POSTGRES_URL = os.environ.get("LATCHKEY_TEST_POSTGRES_URL")  # e.g. postgresql://postgres@127.0.0.1:5432/postgres
+
+
 def test_database_url(tmp_path: Path) -> str:
-    """SQLite in a temp file, or the Postgres database named by LATCHKEY_TEST_DATABASE_URL."""
-    return os.environ.get("LATCHKEY_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'latchkey.db'}"
+    """SQLite in a temp file per test; on the Postgres run, a fresh database per test (see conftest)."""
+    marker = tmp_path / ".database_url"
+    return marker.read_text() if marker.exists() else f"sqlite:///{tmp_path / 'latchkey.db'}"
+
+
+@contextlib.asynccontextmanager
+async def fresh_postgres_database(admin_url: str) -> AsyncIterator[str]:
+    """CREATE DATABASE for one test, DROP it afterwards: tests never see each other's rows."""
+    import secrets
+
+    import asyncpg
+
+    name = "lk_test_" + secrets.token_hex(6)
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = admin_url.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin = await asyncpg.connect(admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:

@@ -1,0 +1,68 @@
+# Latchkey — two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+WIDGET_STAMP := widget/node_modules/.installed
+EMBED := widget/packages/core/dist/embed.js
+HOST ?= 127.0.0.1
+PORT ?= 8000
+EXAMPLE_PORT ?= 8001
+PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test bench setup widget chromium postgres test-sqlite test-postgres test-widget clean
+
+run: setup ## set up, migrate, seed the sandbox demo and start the service
+	$(BIN)/latchkey migrate
+	$(BIN)/latchkey seed-demo
+	@scripts/run-demo.sh $(BIN) $(HOST) $(PORT) $(EXAMPLE_PORT)
+
+test: setup chromium ## every test: Python on SQLite, Python on Postgres, the widget's unit tests
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+	$(MAKE) --no-print-directory test-widget
+
+test-sqlite:
+	@echo "== Python tests on SQLite"
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-postgres:
+	@if scripts/ensure-postgres.sh; then \
+		echo "== Python tests on Postgres (a fresh database per test)"; \
+		LATCHKEY_TEST_POSTGRES_URL=$(PG_ADMIN_URL) $(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser"; \
+	else \
+		echo "== SKIPPED the Postgres pass: no server answers on 127.0.0.1:5432 and none could be started here"; \
+	fi
+
+test-widget: widget
+	@echo "== Widget unit tests (vitest)"
+	cd widget && npm test --silent
+
+bench: setup ## print throughput ratios and sizes measured in one run
+	$(BIN)/python -m bench
+
+setup: $(PY_STAMP) widget
+
+$(PY_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+widget: $(EMBED)
+
+$(WIDGET_STAMP): widget/package.json widget/package-lock.json
+	cd widget && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(EMBED): $(WIDGET_STAMP) $(shell find widget/packages -path '*/node_modules' -prune -o -path '*/dist' -prune -o -type f -newer widget/package.json -print 2>/dev/null)
+	cd widget && npm run build --silent
+
+chromium: ## Debian's Chromium for the browser tests (Playwright drives it; no browser download)
+	@scripts/ensure-chromium.sh
+
+postgres:
+	@scripts/ensure-postgres.sh
+
+clean:
+	rm -rf $(VENV) widget/node_modules widget/packages/*/dist var test-artifacts
