@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 from server.api.routes import routes as api_routes
 from server.catalog.loader import load_catalog
 from server.crypto import Sealer
-from server.db.database import open_database
+from server.db.database import close_database, open_database
 from server.db.migrations import migrate
 from server.error_responses import EXCEPTION_HANDLERS
 from server.flow.signing import Signer
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await http.aclose()
-            await database.disconnect()
+            await close_database(database)
 
     routes = [
         Route("/", static.home, methods=["GET"]),

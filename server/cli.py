@@ -14,7 +14,7 @@ from server.catalog.loader import load_catalog, validate_directory
 from server.crypto import Sealer
 from server.db import activations as activation_store
 from server.db import workspaces as workspace_store
-from server.db.database import open_database
+from server.db.database import close_database, open_database
 from server.db.migrations import migrate
 from server.errors import ConfigurationError, LatchkeyError
 from server.settings import Settings
@@ -28,7 +28,7 @@ def _run_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
             await migrate(db)
             return await work(db)
         finally:
-            await db.disconnect()
+            await close_database(db)
 
     return asyncio.run(runner())
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from databases import Database
 
+from server.db.sqlite_pool import install
+
 
 def open_database(url: str) -> Database:
     if url.startswith("sqlite"):
@@ -15,7 +17,16 @@ def open_database(url: str) -> Database:
         # WAL lets readers run beside a writer; it is a property of the file, so set it once here.
         with sqlite3.connect(path) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
-        return Database(url, timeout=15)
+        database = Database(url)
+        install(database, path)
+        return database
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     return Database(url, min_size=1, max_size=10)
+
+
+async def close_database(database: Database) -> None:
+    await database.disconnect()
+    pool = getattr(database._backend, "_pool", None)  # type: ignore[attr-defined]
+    if hasattr(pool, "close"):
+        await pool.close()

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from server.catalog.models import Integration
 from server.crypto import constant_time_equal, sha256_hex
 from server.db import activations as activation_store
+from server.db.activations import Activation
 from server.db import connections as connection_store
 from server.db import events
 from server.db import flows as flow_store
@@ -41,11 +42,16 @@ class ClientCredentials:
     client_secret: str | None
 
 
-async def client_credentials(services: Services, ctx: FlowContext, integration: Integration) -> ClientCredentials:
-    """The workspace's developer credentials for this integration (synthetic in the sandbox)."""
+async def active(services: Services, ctx: FlowContext, integration: Integration) -> Activation:
     activation = await activation_store.get_activation(services.db, ctx.workspace_id, ctx.environment, integration.slug)
     if activation is None:
         raise FlowError(f"{integration.name} is not activated in this environment.", code="integration_not_active")
+    return activation
+
+
+async def client_credentials(services: Services, ctx: FlowContext, integration: Integration, activation: Activation | None = None) -> ClientCredentials:
+    """The workspace's developer credentials for this integration (synthetic in the sandbox)."""
+    activation = activation or await active(services, ctx, integration)
     if ctx.environment == "sandbox":
         return ClientCredentials(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET)
     if not activation.client_id:
@@ -54,11 +60,9 @@ async def client_credentials(services: Services, ctx: FlowContext, integration: 
     return ClientCredentials(activation.client_id, secret)
 
 
-async def requested_scopes(services: Services, ctx: FlowContext, integration: Integration) -> tuple[str, ...]:
+async def requested_scopes(services: Services, ctx: FlowContext, integration: Integration, activation: Activation | None = None) -> tuple[str, ...]:
     """The unified scopes this flow asks for: the host's, else what the activation allows."""
-    activation = await activation_store.get_activation(services.db, ctx.workspace_id, ctx.environment, integration.slug)
-    if activation is None:
-        raise FlowError(f"{integration.name} is not activated in this environment.", code="integration_not_active")
+    activation = activation or await active(services, ctx, integration)
     if ctx.scopes and activation.scopes:
         outside = [s for s in ctx.scopes if s not in activation.scopes]
         if outside:
@@ -93,8 +97,9 @@ async def begin(
     """Create the flow and return the provider's authorization URL to redirect to."""
     assert integration.oauth2 is not None
     spec = integration.oauth2
-    scopes = await requested_scopes(services, ctx, integration)
-    creds = await client_credentials(services, ctx, integration)
+    activation = await active(services, ctx, integration)
+    scopes = await requested_scopes(services, ctx, integration, activation)
+    creds = await client_credentials(services, ctx, integration, activation)
     values = user_variables(integration, variables)
     sandbox = ctx.environment == "sandbox"
     authorize_url = f"{services.sandbox_issuer}/oauth/authorize" if sandbox else render_url(spec.authorize_url, values)
