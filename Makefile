@@ -38,7 +38,8 @@ test-widget: widget
 	@echo "== Widget unit tests (vitest)"
 	cd widget && npm test --silent
 
-bench: setup ## print throughput ratios and sizes measured in one run
+bench: setup chromium ## print throughput ratios and sizes measured in one run
+	-@scripts/ensure-apt-package.sh wrk
 	$(BIN)/python -m bench
 
 setup: $(PY_STAMP) widget
@@ -59,7 +60,7 @@ $(EMBED): $(WIDGET_STAMP) $(shell find widget/packages -path '*/node_modules' -p
 	cd widget && npm run build --silent
 
 chromium: ## Debian's Chromium for the browser tests (Playwright drives it; no browser download)
-	@scripts/ensure-chromium.sh
+	@scripts/ensure-apt-package.sh chromium
 
 postgres:
 	@scripts/ensure-postgres.sh

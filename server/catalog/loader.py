@@ -16,8 +16,11 @@ import jsonschema
 import yaml
 
 from server.catalog.models import (
+    ClientCredentialsSpec,
     FormField,
     Integration,
+    MetadataRequest,
+    OAuth1Spec,
     OAuth2Spec,
     TokenResponseSpec,
     Variable,
@@ -66,8 +69,8 @@ def _field_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
-def _placeholders(url: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(url) if name}
+def _placeholders(url: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(url) if name]
 
 
 def _semantic_checks(path: Path, data: dict[str, Any]) -> None:
@@ -86,8 +89,8 @@ def _semantic_checks(path: Path, data: dict[str, Any]) -> None:
             re.compile(var["pattern"])
         except re.error as exc:
             fail(f"auth.variables.{name}.pattern", f"is not a valid regular expression: {exc}")
-        if var.get("source") == "callback" and not (var.get("callback_param") and var.get("allowed")):
-            fail(f"auth.variables.{name}", "a callback variable needs callback_param and an allowed list")
+        if var.get("source") == "callback" and not var.get("callback_param"):
+            fail(f"auth.variables.{name}", "a callback variable needs callback_param")
     for field_name in _URL_FIELDS:
         url = auth.get(field_name)
         if not url:
@@ -95,6 +98,17 @@ def _semantic_checks(path: Path, data: dict[str, Any]) -> None:
         for name in _placeholders(url):
             if name not in variables:
                 fail(f"auth.{field_name}", f"uses {{{name}}} which auth.variables does not declare")
+            var = variables[name]
+            if var.get("source") == "callback" and not var.get("allowed"):
+                fail(f"auth.variables.{name}", f"is used in auth.{field_name}, so it needs an allowed list")
+        if url.startswith("{"):
+            lead = _placeholders(url)[0] if _placeholders(url) else ""
+            allowed = variables.get(lead, {}).get("allowed", [])
+            if not allowed or not all(re.fullmatch(r"https://[A-Za-z0-9.-]+", a) or re.fullmatch(r"[A-Za-z0-9.-]+", a) for a in allowed):
+                fail(f"auth.{field_name}", "may start with a variable only when its allowed values are hosts or https origins")
+    for index, request in enumerate(auth.get("metadata_requests", [])):
+        if set(_placeholders(request["url"])) - set(variables):
+            fail(f"auth.metadata_requests.{index}.url", "uses an undeclared variable")
     for f in auth.get("fields", []):
         if f.get("pattern"):
             try:
@@ -155,6 +169,26 @@ def _build(path: Path, data: dict[str, Any], custom: bool) -> Integration:
                 error_flag=tr.get("error_flag"),
                 extra=dict(tr.get("extra", {})),
             ),
+            metadata_requests=tuple(
+                MetadataRequest(url=m["url"], extract=dict(m["extract"]), method=m.get("method", "GET"),
+                                headers=dict(m.get("headers", {})), required=m.get("required", True))
+                for m in auth.get("metadata_requests", [])
+            ),
+        )
+    oauth1 = None
+    if kind == "oauth1":
+        oauth1 = OAuth1Spec(
+            request_token_url=auth["request_token_url"], authorize_url=auth["authorize_url"],
+            access_token_url=auth["access_token_url"], authorize_params=dict(auth.get("authorize_params", {})),
+            scope_param=auth.get("scope_param", "scope"), scope_separator=auth.get("scope_separator", ","),
+        )
+    client_credentials = None
+    if kind == "oauth2_client_credentials":
+        tr = auth.get("token_response", {})
+        client_credentials = ClientCredentialsSpec(
+            token_url=auth["token_url"], token_auth_method=auth.get("token_auth_method", "client_secret_basic"),
+            scope_separator=auth.get("scope_separator", " "), token_params=dict(auth.get("token_params", {})),
+            token_response=TokenResponseSpec(**{k: v for k, v in tr.items()}),
         )
     verify = None
     if auth.get("verify"):
@@ -167,6 +201,7 @@ def _build(path: Path, data: dict[str, Any], custom: bool) -> Integration:
         FormField(
             name=f["name"], label=f["label"], secret=f.get("secret", False), optional=f.get("optional", False),
             pattern=f.get("pattern"), help=f.get("help", ""), placeholder=f.get("placeholder", ""),
+            default=f.get("default"),
         )
         for f in auth.get("fields", [])
     )
@@ -182,6 +217,8 @@ def _build(path: Path, data: dict[str, Any], custom: bool) -> Integration:
         color=data.get("color", "#4b5563"),
         sandbox_only=data.get("sandbox_only", False),
         oauth2=oauth2,
+        oauth1=oauth1,
+        client_credentials=client_credentials,
         fields=fields,
         verify=verify,
         variables=_variables(auth.get("variables", [])),

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-OAUTH_KINDS = ("oauth2",)
 FORM_KINDS = ("api_key", "basic", "oauth2_client_credentials")
 
 
@@ -31,6 +30,7 @@ class FormField:
     pattern: str | None = None
     help: str = ""
     placeholder: str = ""
+    default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,15 @@ class TokenResponseSpec:
     zero_expires_in_means_never: bool = False
     error_flag: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetadataRequest:
+    url: str
+    extract: dict[str, str]
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,7 @@ class OAuth2Spec:
     callback_method: str = "GET"
     variables: tuple[Variable, ...] = ()
     token_response: TokenResponseSpec = field(default_factory=TokenResponseSpec)
+    metadata_requests: tuple[MetadataRequest, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,25 @@ class VerifyRequest:
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)
     ok_status: tuple[int, ...] = (200,)
+
+
+@dataclass(frozen=True)
+class OAuth1Spec:
+    request_token_url: str
+    authorize_url: str
+    access_token_url: str
+    authorize_params: dict[str, str] = field(default_factory=dict)
+    scope_param: str = "scope"
+    scope_separator: str | None = ","
+
+
+@dataclass(frozen=True)
+class ClientCredentialsSpec:
+    token_url: str
+    token_auth_method: str = "client_secret_basic"
+    scope_separator: str | None = " "
+    token_params: dict[str, str] = field(default_factory=dict)
+    token_response: TokenResponseSpec = field(default_factory=TokenResponseSpec)
 
 
 @dataclass(frozen=True)
@@ -87,6 +116,8 @@ class Integration:
     color: str = "#4b5563"
     sandbox_only: bool = False
     oauth2: OAuth2Spec | None = None
+    oauth1: OAuth1Spec | None = None
+    client_credentials: ClientCredentialsSpec | None = None
     fields: tuple[FormField, ...] = ()
     verify: VerifyRequest | None = None
     variables: tuple[Variable, ...] = ()
@@ -100,8 +131,14 @@ class Integration:
         return self.kind == "oauth2"
 
     @property
+    def is_redirect(self) -> bool:
+        """Authorized by sending the end-user to the provider (OAuth 2.0 code or OAuth 1.0a)."""
+        return self.kind in ("oauth2", "oauth1")
+
+    @property
     def is_form(self) -> bool:
-        return self.kind in ("api_key", "basic")
+        """Authorized by a form the end-user fills in here."""
+        return self.kind in FORM_KINDS
 
     @property
     def supported_scopes(self) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from server.catalog.models import Integration
+from server.catalog.models import Integration, OAuth2Spec
 from server.crypto import constant_time_equal, sha256_hex
 from server.db import activations as activation_store
 from server.db.activations import Activation
@@ -20,6 +20,7 @@ from server.db import flows as flow_store
 from server.errors import FlowError, LatchkeyError, UntrustedFlowError
 from server.flow import pkce
 from server.flow.context import FlowContext
+from server.flow.metadata import fetch_metadata
 from server.flow.result import FlowResult
 from server.flow.scopes import granted, provider_scopes_for
 from server.flow.signing import SALT_STATE
@@ -72,6 +73,29 @@ async def requested_scopes(services: Services, ctx: FlowContext, integration: In
     return scopes
 
 
+def oauth2_spec(integration: Integration, sandbox: bool) -> OAuth2Spec:
+    """The provider's OAuth 2.0 details; in the sandbox, the simulated provider's.
+
+    The sandbox simulates every redirect-based integration (OAuth 1.0a ones too) with a strict,
+    plain OAuth 2.0 server; only the integration's scope strings are kept, so the consent page
+    shows what the real provider would be asked for.
+    """
+    if sandbox:
+        real = integration.oauth2
+        return OAuth2Spec(
+            authorize_url="https://sandbox.invalid/authorize",
+            token_url="https://sandbox.invalid/token",
+            pkce=True,
+            scope_param="scope",
+            scope_separator=" " if real is None or real.scope_separator is None else real.scope_separator,
+            default_scopes=real.default_scopes if real else (),
+            refresh=True,
+        )
+    if integration.oauth2 is not None:
+        return integration.oauth2
+    raise FlowError(f"{integration.name} uses {integration.kind}, which this server cannot start yet.", code="invalid_request")
+
+
 def _merge_query(url: str, params: dict[str, str]) -> str:
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
@@ -95,13 +119,12 @@ async def begin(
     variables: dict[str, str],
 ) -> str:
     """Create the flow and return the provider's authorization URL to redirect to."""
-    assert integration.oauth2 is not None
-    spec = integration.oauth2
+    sandbox = ctx.environment == "sandbox"
+    spec = oauth2_spec(integration, sandbox)
     activation = await active(services, ctx, integration)
     scopes = await requested_scopes(services, ctx, integration, activation)
     creds = await client_credentials(services, ctx, integration, activation)
     values = user_variables(integration, variables)
-    sandbox = ctx.environment == "sandbox"
     authorize_url = f"{services.sandbox_issuer}/oauth/authorize" if sandbox else render_url(spec.authorize_url, values)
     use_pkce = spec.pkce or sandbox
     verifier = pkce.new_verifier() if use_pkce else None
@@ -133,8 +156,7 @@ async def begin(
         # Always S256, even where a provider would read a missing method as "plain".
         params["code_challenge"] = pkce.s256_challenge(verifier)
         params["code_challenge_method"] = "S256"
-    if not sandbox:
-        params.update(spec.authorize_params)
+    params.update(spec.authorize_params)
     await events.record_event(
         services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
         external_xref=ctx.external_xref, type="auth.started",
@@ -192,9 +214,8 @@ async def _finish(
     params: dict[str, str],
     verifier: str | None,
 ) -> str:
-    assert integration.oauth2 is not None
-    spec = integration.oauth2
     sandbox = ctx.environment == "sandbox"
+    spec = oauth2_spec(integration, sandbox)
     expected_issuer = services.sandbox_issuer if sandbox else spec.issuer
     issuer = params.get("iss")
     if expected_issuer and issuer != expected_issuer:
@@ -212,7 +233,7 @@ async def _finish(
         raise FlowError("The provider's answer carries no authorization code.", code="invalid_request")
     values = dict(state.get("v", {}))
     for variable in integration.variables:
-        if variable.source == "callback":
+        if variable.source == "callback" and not sandbox:
             values[variable.name] = check_variable(variable, params.get(variable.callback_param or variable.name))
     creds = await client_credentials(services, ctx, integration)
     token_url = f"{services.sandbox_issuer}/oauth/token" if sandbox else render_url(spec.token_url, values)
@@ -227,7 +248,9 @@ async def _finish(
         client_secret=creds.client_secret,
     )
     grant = granted(integration, tuple(ctx.scopes), tokens.scope, list(state.get("p", [])))
-    metadata = {**tokens.metadata, **{k: v for k, v in values.items()}}
+    metadata = {**tokens.metadata, **values}
+    if spec.metadata_requests and not sandbox:
+        metadata.update(await fetch_metadata(services.http, spec.metadata_requests, tokens.access_token, values))
     saved = await connection_store.save_connection(
         services.db,
         services.sealer,

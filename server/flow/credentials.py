@@ -11,15 +11,16 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from server.catalog.models import Integration
+from server.catalog.models import Integration, OAuth2Spec
 from server.db import connections as connection_store
 from server.db import events
 from server.db import flows as flow_store
-from server.errors import FlowError, InvalidRequest, UntrustedFlowError
+from server.errors import FlowError, InvalidRequest, ProviderError, UntrustedFlowError
 from server.flow.authorize import requested_scopes
 from server.flow.context import FlowContext
 from server.flow.signing import SALT_STATE
 from server.flow.templating import _HOST_SAFE, placeholders, render_url
+from server.flow.tokens import TokenSet, token_request
 from server.services import Services
 
 _SANDBOX_REJECTED = ("bad", "invalid", "wrong")
@@ -63,6 +64,8 @@ def validate_fields(integration: Integration, submitted: dict[str, str]) -> dict
     errors: dict[str, str] = {}
     for field in integration.fields:
         value = (submitted.get(field.name) or "").strip()
+        if not value and field.optional and field.default is not None:
+            value = field.default
         if not value:
             if not field.optional:
                 errors[field.name] = f"{field.label} is required."
@@ -77,13 +80,55 @@ def validate_fields(integration: Integration, submitted: dict[str, str]) -> dict
     return values
 
 
-async def verify(services: Services, ctx: FlowContext, integration: Integration, values: dict[str, str]) -> None:
-    """Ask the provider whether the credential works (simulated in the sandbox)."""
+async def verify(services: Services, ctx: FlowContext, integration: Integration, values: dict[str, str]) -> dict:
+    """Ask the provider whether the credential works (simulated in the sandbox).
+
+    Returns what to store: the fields, plus a token for client-credentials integrations.
+    """
+    stored: dict = {"type": integration.kind, "fields": values}
     if ctx.environment == "sandbox":
         for field in integration.fields:
             if field.secret and values.get(field.name, "").lower().startswith(_SANDBOX_REJECTED):
                 raise FlowError(f"{integration.name} rejected these credentials.", code="invalid_credentials")
-        return
+        if integration.client_credentials is not None:
+            stored.update({"access_token": "sbx_cc_" + secrets.token_urlsafe(24), "token_type": "bearer"})
+        return stored
+    if integration.client_credentials is not None:
+        tokens = await client_credentials_token(services, integration, values)
+        stored.update({k: v for k, v in tokens.credentials().items() if k != "type"})
+        return stored
+    await _verify_request(services, integration, values)
+    return stored
+
+
+async def client_credentials_token(services: Services, integration: Integration, values: dict[str, str]) -> TokenSet:
+    """The client credentials grant (RFC 6749 §4.4) with the end-user's own client ID and secret."""
+    spec = integration.client_credentials
+    assert spec is not None
+    params = {"grant_type": "client_credentials"}
+    params.update({k: _fill(v, values) for k, v in spec.token_params.items()})
+    as_oauth2 = OAuth2Spec(
+        authorize_url=spec.token_url, token_url=spec.token_url, token_auth_method=spec.token_auth_method,
+        token_response=spec.token_response,
+    )
+    try:
+        return await token_request(
+            services.http, as_oauth2, render_url(spec.token_url, values), params,
+            client_id=values.get("client_id", ""), client_secret=values.get("client_secret"),
+        )
+    except ProviderError as exc:
+        if getattr(exc, "provider_code", None) in ("invalid_client", "unauthorized_client", "invalid_grant"):
+            raise FlowError(f"{integration.name} rejected these credentials.", code="invalid_credentials") from exc
+        raise
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", value)
+    return template
+
+
+async def _verify_request(services: Services, integration: Integration, values: dict[str, str]) -> None:
     check = integration.verify
     if check is None:
         return
@@ -105,7 +150,7 @@ async def submit(services: Services, integration: Integration, form: FormState, 
     values = validate_fields(integration, submitted)
     ctx = form.ctx
     try:
-        await verify(services, ctx, integration, values)
+        stored = await verify(services, ctx, integration, values)
     except FlowError as exc:
         await events.record_event(
             services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
@@ -122,7 +167,7 @@ async def submit(services: Services, integration: Integration, form: FormState, 
             environment=ctx.environment,
             integration=integration.slug,
             external_xref=ctx.external_xref,
-            credentials={"type": integration.kind, "fields": values},
+            credentials=stored,
             scopes_requested=list(ctx.scopes),
             scopes_granted=list(ctx.scopes),
             metadata={f.name: values[f.name] for f in integration.fields if not f.secret and f.name in values},

@@ -27,6 +27,11 @@ def check_variable(variable: Variable, value: str | None) -> str:
         raise FlowError(f"{variable.label} is required.", code="invalid_request")
     value = value.strip()
     if variable.allowed:
+        if variable.source == "callback" and value.startswith("https://") and value not in variable.allowed:
+            # A provider may send an origin (https://accounts.zoho.eu) where we list hosts.
+            parts = urlsplit(value)
+            if parts.path in ("", "/") and not parts.query and parts.hostname:
+                value = parts.hostname
         if value not in variable.allowed:
             raise FlowError(f"{variable.label} {value!r} is not one of the allowed values.", code="invalid_request")
         return value

@@ -38,11 +38,15 @@ class TokenSet:
         return creds
 
 
-def _dig(data: Any, path: str) -> Any:
+def dig(data: Any, path: str) -> Any:
+    """Follow a dotted path through objects (and lists, by number): `authed_user.access_token`, `0.id`."""
     for part in path.split("."):
-        if not isinstance(data, dict):
+        if isinstance(data, list) and part.isdigit():
+            data = data[int(part)] if int(part) < len(data) else None
+        elif isinstance(data, dict):
+            data = data.get(part)
+        else:
             return None
-        data = data.get(part)
     return data
 
 
@@ -82,24 +86,24 @@ def normalise(spec: TokenResponseSpec, response: ProviderResponse, *, now: datet
         cls = ProviderUnavailable if response.status in (502, 503, 504) else ProviderError
         raise cls(f"The provider's token endpoint failed with HTTP {response.status}.")
     data = parse_body(response)
-    if response.status != 200 or "error" in data and not _dig(data, spec.access_token):
+    if response.status != 200 or "error" in data and not dig(data, spec.access_token):
         raise _provider_error(data, response.status)
-    if spec.error_flag is not None and _dig(data, spec.error_flag) is not True:
+    if spec.error_flag is not None and dig(data, spec.error_flag) is not True:
         raise _provider_error(data, response.status)
-    access_token = _dig(data, spec.access_token)
+    access_token = dig(data, spec.access_token)
     if not isinstance(access_token, str) or not access_token or len(access_token) > _MAX_TOKEN_LENGTH:
         raise ProviderError("The provider's token response has no usable access_token.")
-    refresh_token = _dig(data, spec.refresh_token)
+    refresh_token = dig(data, spec.refresh_token)
     expires_at = None
-    if spec.expires_at and _dig(data, spec.expires_at):
+    if spec.expires_at and dig(data, spec.expires_at):
         try:
-            expires_at = datetime.fromisoformat(str(_dig(data, spec.expires_at)).replace("Z", "+00:00"))
+            expires_at = datetime.fromisoformat(str(dig(data, spec.expires_at)).replace("Z", "+00:00"))
         except ValueError as exc:
             raise ProviderError("The provider's expires_at is not a date.") from exc
         if expires_at.tzinfo is None:
             expires_at = expires_at.replace(tzinfo=timezone.utc)
     else:
-        raw = _dig(data, spec.expires_in)
+        raw = dig(data, spec.expires_in)
         if raw not in (None, ""):
             try:
                 seconds = int(float(raw))
@@ -107,7 +111,7 @@ def normalise(spec: TokenResponseSpec, response: ProviderResponse, *, now: datet
                 raise ProviderError("The provider's expires_in is not a number.") from exc
             if not (seconds == 0 and spec.zero_expires_in_means_never) and seconds >= 0:
                 expires_at = now + timedelta(seconds=seconds)
-    scope_raw = _dig(data, spec.scope)
+    scope_raw = dig(data, spec.scope)
     scope: list[str] | None
     if isinstance(scope_raw, list):
         scope = [str(s) for s in scope_raw]
@@ -118,10 +122,10 @@ def normalise(spec: TokenResponseSpec, response: ProviderResponse, *, now: datet
         scope = None
     metadata = {}
     for key, path in spec.extra.items():
-        value = _dig(data, path)
+        value = dig(data, path)
         if value is not None and isinstance(value, (str, int, float, bool)):
             metadata[key] = value
-    token_type = _dig(data, "token_type") if "." not in spec.access_token else None
+    token_type = dig(data, "token_type") if "." not in spec.access_token else None
     return TokenSet(
         access_token=access_token,
         token_type=str(token_type or "bearer").lower(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -57,7 +57,7 @@ async def start(request: Request) -> Response:
                  "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang},
                 frame_ancestors=await _frame_ancestors(request, ctx),
             )
-        if not integration.is_oauth2:
+        if not integration.is_redirect:
             raise FlowError(f"{integration.name} uses {integration.kind}, which this server cannot start yet.", code="invalid_request")
         supplied = {v.name: request.query_params.get(v.name, "") for v in integration.variables if v.source == "user"}
         needs_input = [v for v in integration.variables if v.source == "user" and not supplied[v.name] and v.default is None]
@@ -90,15 +90,19 @@ async def start(request: Request) -> Response:
 async def callback(request: Request) -> Response:
     services = services_of(request)
     integration = _integration(request)
+    if not integration.is_redirect:
+        raise NotFound("No such integration.", code="integration_not_found")
     if request.method == "POST":
         if not integration.oauth2 or integration.oauth2.callback_method != "POST":
             raise InvalidRequest("This integration's callback is a GET.", status=405)
+        # A cross-site POST carries no SameSite=Lax cookie; a top-level GET does. So the POST
+        # callback (Copper) turns into a 303 to the same callback as a GET, where the browser
+        # binding is checked as for every other provider.
         form = await request.form()
-        params = {k: str(v) for k, v in form.items()}
-    else:
-        params = dict(request.query_params)
-    if not integration.is_oauth2:
-        raise NotFound("No such integration.", code="integration_not_found")
+        params = {k: str(v) for k, v in form.items() if len(str(v)) <= 8192}
+        target = request.url.replace(query=urlencode(params))
+        return RedirectResponse(str(target), status_code=303, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+    params = dict(request.query_params)
     outcome = await authorize.complete(services, integration, params, browser_secret=browser_secret(request, services.settings))
     return await deliver(request, outcome)
 

@@ -26,8 +26,8 @@ interface Flow {
   stop(): void;
 }
 
-export const POLL_INTERVAL = 1000;
-export const CLOSED_INTERVAL = 500;
+const POLL_INTERVAL = 1000;
+const CLOSED_INTERVAL = 500;
 const POPUP_WIDTH = 480;
 const POPUP_HEIGHT = 720;
 const IFRAME_SANDBOX = 'allow-scripts allow-same-origin allow-forms allow-popups allow-popups-to-escape-sandbox';
