@@ -81,8 +81,9 @@ widget_results = sa.Table(
     metadata,
     sa.Column("channel_hash", sa.String(64), primary_key=True),
     sa.Column("host_origin", sa.Text, nullable=True),
-    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 auth_events = sa.Table(

@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from server.catalog.models import Integration
 from server.crypto import sha256_hex
+from server.db import results as result_store
 from server.db.workspaces import get_environment
 from server.error_responses import error_page
 from server.errors import FlowError, InvalidRequest, LatchkeyError, NotFound, UntrustedFlowError
@@ -67,6 +68,8 @@ async def start(request: Request) -> Response:
                 {"integration": integration, "ctx_token": request.query_params["ctx"], "variables": integration.variables,
                  "values": supplied, "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang},
             )
+        if ctx.channel_hash:
+            await result_store.mark_started(services.db, ctx.channel_hash, ctx.origin)
         secret, fresh = ensure_browser_secret(request, services.settings)
         try:
             url = await authorize.begin(services, ctx, integration, browser_hash=sha256_hex(secret), variables=supplied)

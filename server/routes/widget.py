@@ -41,11 +41,11 @@ async def result_channel(request: Request) -> Response:
     stored = await result_store.fetch_result(services.db, sha256_hex(channel))
     request_origin = request.headers.get("origin")
     headers = {"Cache-Control": "no-store", "Vary": "Origin"}
-    if stored is None:
+    if stored is None or not stored.done:
         # Nothing to leak while pending; any page holding the channel secret may ask.
         if request_origin:
             headers["Access-Control-Allow-Origin"] = request_origin
-        return JSONResponse({"status": "pending"}, headers=headers)
+        return JSONResponse({"status": "pending", "started": stored is not None}, headers=headers)
     if stored.host_origin and request_origin == stored.host_origin:
         headers["Access-Control-Allow-Origin"] = stored.host_origin
     return JSONResponse({"status": "done", "message": stored.message}, headers=headers)

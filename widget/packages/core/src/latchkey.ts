@@ -31,6 +31,8 @@ const CLOSED_INTERVAL = 500;
 const POPUP_WIDTH = 480;
 const POPUP_HEIGHT = 720;
 const IFRAME_SANDBOX = 'allow-scripts allow-same-origin allow-forms allow-popups allow-popups-to-escape-sandbox';
+/** How long a started flow may still end after its popup looks closed (the state's lifetime). */
+const STARTED_PATIENCE = 600_000;
 const FINAL_TYPES = ['connection.created', 'connection.failed', 'closed'];
 
 const noop = () => {};
@@ -159,10 +161,16 @@ function createFlow(
     if (options.onError) options.onError(error);
   }
 
+  // Set when the channel says a flow reached the provider: a popup that then looks closed may
+  // only have been cut off by the provider's Cross-Origin-Opener-Policy, so keep waiting.
+  let started = false;
   function poll(): Promise<Message | null> {
     return fetch(`${baseUrl}/widget/result?channel=${channel}`, { credentials: 'omit' })
       .then((response) => (response.ok ? response.json() : null))
-      .then((body) => (body && body.status === 'done' && isOurs(body.message) ? body.message : null))
+      .then((body) => {
+        if (body && body.started) started = true;
+        return body && body.status === 'done' && isOurs(body.message) ? body.message : null;
+      })
       .catch(() => null); // a failed poll is retried on the next tick, or concluded as closed
   }
 
@@ -193,9 +201,16 @@ function createFlow(
     },
     pickerGone() {
       clearTimeout(pollTimer);
-      poll().then((last) => {
-        if (!settled && !stopped) handle(last || ({ type: 'closed' } as Message));
-      });
+      const giveUp = Date.now() + STARTED_PATIENCE;
+      const last = (): void => {
+        poll().then((message) => {
+          if (settled || stopped) return;
+          if (message) handle(message);
+          else if (started && Date.now() < giveUp) pollTimer = setTimeout(last, POLL_INTERVAL);
+          else handle({ type: 'closed' } as Message);
+        });
+      };
+      last();
     },
     fail,
     stop,
