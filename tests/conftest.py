@@ -11,12 +11,12 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(autouse=True)
-async def _database(tmp_path):
+def _database(tmp_path):
     """On the Postgres run every test gets its own database; make_settings() picks it up."""
     if not POSTGRES_URL:
         yield
         return
-    async with fresh_postgres_database(POSTGRES_URL) as url:
+    with fresh_postgres_database(POSTGRES_URL) as url:
         (tmp_path / ".database_url").write_text(url)
         yield
 

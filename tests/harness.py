@@ -38,28 +38,35 @@ def test_database_url(tmp_path: Path) -> str:
     return marker.read_text() if marker.exists() else f"sqlite:///{tmp_path / 'latchkey.db'}"
 
 
-@contextlib.asynccontextmanager
-async def fresh_postgres_database(admin_url: str) -> AsyncIterator[str]:
+def _in_own_thread(coro):
+    """Run a coroutine to completion on a fresh loop in another thread (callable from any context)."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def _admin(admin_url: str, sql: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(sql)
+    finally:
+        await admin.close()
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(admin_url: str):
     """CREATE DATABASE for one test, DROP it afterwards: tests never see each other's rows."""
     import secrets
 
-    import asyncpg
-
     name = "lk_test_" + secrets.token_hex(6)
-    admin = await asyncpg.connect(admin_url)
+    _in_own_thread(_admin(admin_url, f'CREATE DATABASE "{name}"'))
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
     finally:
-        await admin.close()
-    base = admin_url.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(admin_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        _in_own_thread(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:
