@@ -144,23 +144,37 @@ async def begin(
         SALT_STATE,
         {"n": nonce, "i": integration.slug, "b": browser_hash, "c": ctx.with_(scopes=scopes).to_dict(), "v": values, "p": provider_scopes},
     )
-    params: dict[str, str] = {
-        "response_type": "code",
-        "client_id": creds.client_id,
-        "redirect_uri": services.callback_url(integration.slug),
-        "state": state,
-    }
-    if spec.scope_separator is not None and provider_scopes:
-        params[spec.scope_param] = spec.scope_separator.join(provider_scopes)
-    if verifier:
-        # Always S256, even where a provider would read a missing method as "plain".
-        params["code_challenge"] = pkce.s256_challenge(verifier)
-        params["code_challenge_method"] = "S256"
-    params.update(spec.authorize_params)
+    url = authorization_url(
+        spec, authorize_url, client_id=creds.client_id, redirect_uri=services.callback_url(integration.slug), state=state,
+        code_challenge=pkce.s256_challenge(verifier) if verifier else None, provider_scopes=provider_scopes,
+    )
     await events.record_event(
         services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
         external_xref=ctx.external_xref, type="auth.started",
     )
+    return url
+
+
+def authorization_url(
+    spec: OAuth2Spec,
+    authorize_url: str,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    state: str,
+    code_challenge: str | None,
+    provider_scopes: list[str],
+) -> str:
+    """The provider's authorization URL for one flow (RFC 6749 §4.1.1, RFC 7636 §4.3)."""
+    params: dict[str, str] = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state}
+    if spec.scope_separator is not None and provider_scopes:
+        params[spec.scope_param] = spec.scope_separator.join(provider_scopes)
+    if code_challenge:
+        # Always S256, even where a provider would read a missing method as "plain" (Zoom).
+        params["code_challenge"] = code_challenge
+        params["code_challenge_method"] = "S256"
+    for key, value in spec.authorize_params.items():
+        params.setdefault(key, value)
     return _merge_query(authorize_url, params)
 
 

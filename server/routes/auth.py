@@ -61,7 +61,8 @@ async def start(request: Request) -> Response:
         if not integration.is_redirect:
             raise FlowError(f"{integration.name} uses {integration.kind}, which this server cannot start yet.", code="invalid_request")
         supplied = {v.name: request.query_params.get(v.name, "") for v in integration.variables if v.source == "user"}
-        needs_input = [v for v in integration.variables if v.source == "user" and not supplied[v.name] and v.default is None]
+        # Ask for every user variable, defaults prefilled: a Salesforce user may need test.salesforce.com.
+        needs_input = [v for v in integration.variables if v.source == "user" and not supplied[v.name]]
         if needs_input or request.query_params.get("_retry"):
             return render(
                 request, "variables.html",
