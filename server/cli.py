@@ -99,6 +99,13 @@ def cmd_catalog_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_catalog_table(args: argparse.Namespace, settings: Settings) -> int:
+    from server.catalog.table import markdown_table
+
+    sys.stdout.write(markdown_table(load_catalog(settings.catalog_dir)))
+    return 0
+
+
 DEMO_WORKSPACE = "ws_demo"
 DEMO_ORIGINS = ["http://localhost:8001", "http://127.0.0.1:8001", "http://localhost:5173"]
 DEMO_REDIRECTS = ["http://localhost:8001/", "http://127.0.0.1:8001/", "http://localhost:5173/"]
@@ -169,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = catalog.add_parser("list", help="print the catalog")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_catalog_list)
+    catalog.add_parser("table", help="print the Markdown table of docs/integrations.md").set_defaults(func=cmd_catalog_table)
     return parser
 
 

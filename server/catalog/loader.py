@@ -32,6 +32,7 @@ from server.errors import ConfigurationError
 BUILTIN_DIR = Path(__file__).parent / "integrations"
 LOGO_DIR = Path(__file__).parent / "logos"
 SCHEMA_PATH = Path(__file__).parent / "schema.json"
+_ORIGIN_OR_HOST = re.compile(r"https://[A-Za-z0-9.-]+|[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost)(:[0-9]+)?")
 _URL_FIELDS = ("authorize_url", "token_url", "request_token_url", "access_token_url")
 
 
@@ -104,7 +105,7 @@ def _semantic_checks(path: Path, data: dict[str, Any]) -> None:
         if url.startswith("{"):
             lead = _placeholders(url)[0] if _placeholders(url) else ""
             allowed = variables.get(lead, {}).get("allowed", [])
-            if not allowed or not all(re.fullmatch(r"https://[A-Za-z0-9.-]+", a) or re.fullmatch(r"[A-Za-z0-9.-]+", a) for a in allowed):
+            if not allowed or not all(_ORIGIN_OR_HOST.fullmatch(a) for a in allowed):
                 fail(f"auth.{field_name}", "may start with a variable only when its allowed values are hosts or https origins")
     for index, request in enumerate(auth.get("metadata_requests", [])):
         if set(_placeholders(request["url"])) - set(variables):
