@@ -125,7 +125,7 @@ class Client(ClientMixin):
         return response_type == "code"
 
     def check_grant_type(self, grant_type):
-        return grant_type in ("authorization_code", "refresh_token")
+        return grant_type in ("authorization_code", "refresh_token", "client_credentials")
 
 
 @dataclass
@@ -522,6 +522,11 @@ class OAuthServer:
 
         server.register_grant(CodeGrant, [StrictS256CodeChallenge(required=True)])
         server.register_grant(RefreshGrant)
+
+        class ClientCredentials(grants.ClientCredentialsGrant):
+            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+        server.register_grant(ClientCredentials)
         issuer_ext = _LiveIssuerParameter(self)
         server.register_extension(issuer_ext)
 
