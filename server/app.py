@@ -20,7 +20,7 @@ from server.db.migrations import migrate
 from server.error_responses import EXCEPTION_HANDLERS
 from server.flow.signing import Signer
 from server.http import OutboundHTTP
-from server.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
+from server.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from server.pages import make_templates
 from server.routes import auth, picker, sandbox, static, widget
 from server.services import Services
@@ -75,7 +75,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLogMiddleware), Middleware(SecurityHeadersMiddleware)],
+        middleware=[
+            Middleware(AccessLogMiddleware),
+            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(SecurityHeadersMiddleware),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )
