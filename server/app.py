@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         app.state.services = Services(
             settings=settings, db=database, sealer=Sealer(settings.secret_key, settings.old_secret_keys),
-            signer=Signer(settings.secret_key), catalog=catalog, http=http,
+            signer=Signer(settings.secret_key, settings.old_secret_keys), catalog=catalog, http=http,
         )
         logger.info("Latchkey ready on %s with %d integrations", settings.base_url, len(catalog))
         try:

@@ -99,6 +99,15 @@ def cmd_catalog_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_reseal(args: argparse.Namespace, settings: Settings) -> int:
+    from server.db.reseal import reseal_all
+
+    sealer = Sealer(settings.secret_key, settings.old_secret_keys)
+    counts = _run_db(settings, lambda db: reseal_all(db, sealer))
+    print(f"resealed {counts['connections']} connection(s) and {counts['activations']} activation secret(s) with the current key")
+    return 0
+
+
 def cmd_catalog_table(args: argparse.Namespace, settings: Settings) -> int:
     from server.catalog.table import markdown_table
 
@@ -153,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("reseal", help="re-encrypt stored secrets with the current LATCHKEY_SECRET_KEY").set_defaults(func=cmd_reseal)
     sub.add_parser("seed-demo", help="create the demo workspace (idempotent)").set_defaults(func=cmd_seed_demo)
 
     ws = sub.add_parser("workspace", help="manage workspaces").add_subparsers(dest="ws_command", required=True)

@@ -21,9 +21,12 @@ SALT_RESULT = "latchkey.result.v1"
 @dataclass(frozen=True)
 class Signer:
     secret: str
+    old_secrets: tuple[str, ...] = ()
 
     def _serializer(self, salt: str) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self.secret, salt=salt)
+        # itsdangerous signs with the last key and verifies with any: links made before a key
+        # rotation keep working until they expire.
+        return URLSafeTimedSerializer([*reversed(self.old_secrets), self.secret], salt=salt)
 
     def sign(self, salt: str, payload: Any) -> str:
         return self._serializer(salt).dumps(payload)
