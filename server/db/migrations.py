@@ -13,24 +13,68 @@ from typing import Callable
 import sqlalchemy as sa
 from databases import Database
 from sqlalchemy.engine import Dialect
-from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 
 from server.db import tables
 
 logger = logging.getLogger("latchkey.migrations")
 
 
+def _since(item: sa.Column | sa.Index | sa.Table) -> int:
+    """The schema version that added a column, index or table (`info={"since": N}` in tables.py)."""
+    return int(item.info.get("since", 1))
+
+
+def _create_table_as_of(table: sa.Table, version: int) -> CreateTable:
+    """CREATE TABLE with only the columns that existed at `version`: later ones are ALTERed in."""
+    create = CreateTable(table)
+    create.columns = [c for c in create.columns if _since(c.element) <= version]
+    return create
+
+
+def _indexes_as_of(table: sa.Table, version: int) -> list[sa.Index]:
+    return sorted((i for i in table.indexes if _since(i) <= version), key=lambda i: i.name or "")
+
+
 def _v1(dialect: Dialect) -> list[str]:
+    # tables.py is the schema as of the newest version; this is exactly the DDL version 1 ran
+    # (pinned by tests/lifecycle/golden/schema_v1_*.sql).
     names = ["workspaces", "environments", "activations", "connections", "flows", "widget_results",
              "auth_events", "sandbox_codes"]
-    statements = [str(CreateTable(tables.metadata.tables[n]).compile(dialect=dialect)) for n in names]
+    statements = [str(_create_table_as_of(tables.metadata.tables[n], 1).compile(dialect=dialect)) for n in names]
     for name in names:
-        for index in sorted(tables.metadata.tables[name].indexes, key=lambda i: i.name or ""):
+        for index in _indexes_as_of(tables.metadata.tables[name], 1):
             statements.append(str(CreateIndex(index).compile(dialect=dialect)))
     return statements
 
 
-MIGRATIONS: list[tuple[int, Callable[[Dialect], list[str]]]] = [(1, _v1)]
+def _added_in(version: int, dialect: Dialect) -> list[str]:
+    """ALTER TABLE … ADD COLUMN and CREATE INDEX for what `version` added to older tables."""
+    statements = []
+    for table in tables.metadata.sorted_tables:
+        if _since(table) >= version:
+            continue
+        for column in table.columns:
+            if _since(column) == version:
+                statements.append(f"ALTER TABLE {table.name} ADD COLUMN {CreateColumn(column).compile(dialect=dialect)}")
+        for index in table.indexes:
+            if _since(index) == version:
+                statements.append(str(CreateIndex(index).compile(dialect=dialect)))
+    return statements
+
+
+def _v2(dialect: Dialect) -> list[str]:
+    """Connection lifecycle (refresh lease, health bookkeeping) and webhooks with their outbox."""
+    statements = _added_in(2, dialect)
+    statements.append("UPDATE connections SET status_changed_at = updated_at")
+    for name in ("webhook_endpoints", "webhook_deliveries"):
+        table = tables.metadata.tables[name]
+        statements.append(str(CreateTable(table).compile(dialect=dialect)))
+        statements.extend(str(CreateIndex(i).compile(dialect=dialect)) for i in _indexes_as_of(table, 2))
+    return statements
+
+
+MIGRATIONS: list[tuple[int, Callable[[Dialect], list[str]]]] = [(1, _v1), (2, _v2)]
 
 
 def dialect_for(database: Database) -> Dialect:

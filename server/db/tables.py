@@ -123,3 +123,70 @@ schema_migrations = sa.Table(
 sa.Index("ix_connections_lookup", connections.c.workspace_id, connections.c.environment, connections.c.created_at)
 sa.Index("ix_flows_expires", flows.c.expires_at)
 sa.Index("ix_auth_events_ws", auth_events.c.workspace_id, auth_events.c.environment, auth_events.c.created_at)
+
+
+# ---- Schema version 2: connection lifecycle (refresh, health) and webhooks -------------------
+# Columns added to a version-1 table carry info={"since": 2}: migration 1 leaves them out, and
+# migration 2 adds them with ALTER TABLE (see migrations.py).
+
+_V2 = {"since": 2}
+
+for _column in (
+    sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=True, info=_V2),
+    # NULL: not known yet (a row written before version 2); the refresher finds out and sets it.
+    sa.Column("refreshable", sa.Boolean, nullable=True, info=_V2),
+    # The refresh lease: one refresher per connection across every process sharing the database.
+    sa.Column("refresh_lock_until", sa.DateTime(timezone=True), nullable=True, info=_V2),
+    sa.Column("refresh_lock_token", sa.String(32), nullable=True, info=_V2),
+    sa.Column("refresh_attempted_at", sa.DateTime(timezone=True), nullable=True, info=_V2),
+    sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=True, info=_V2),
+    sa.Column("refresh_failures", sa.Integer, nullable=False, server_default="0", info=_V2),
+    sa.Column("refresh_failing_since", sa.DateTime(timezone=True), nullable=True, info=_V2),
+    sa.Column("refresh_error", sa.String(40), nullable=True, info=_V2),
+    sa.Column("next_refresh_at", sa.DateTime(timezone=True), nullable=True, info=_V2),
+):
+    connections.append_column(_column)
+
+sa.Index("ix_connections_refresh_due", connections.c.status, connections.c.expires_at, info=_V2)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("environment", sa.String(20), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("description", sa.String(200), nullable=True),
+    sa.Column("secret_enc", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    info=_V2,
+)
+
+# The outbox: one row per (event, endpoint), written in the transaction that records the event.
+# Its id is the `webhook-id` header, the same on every attempt, so receivers can de-duplicate.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("endpoint_id", sa.String(40), sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("environment", sa.String(20), nullable=False),
+    sa.Column("event_type", sa.String(40), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("lease_token", sa.String(32), nullable=True),
+    sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+    info=_V2,
+)
+
+sa.Index("ix_webhook_endpoints_env", webhook_endpoints.c.workspace_id, webhook_endpoints.c.environment, info=_V2)
+sa.Index("ix_webhook_deliveries_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at, info=_V2)
+sa.Index("ix_webhook_deliveries_endpoint", webhook_deliveries.c.endpoint_id, webhook_deliveries.c.created_at, info=_V2)

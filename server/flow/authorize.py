@@ -14,11 +14,11 @@ from server.catalog.models import Integration, OAuth2Spec
 from server.crypto import constant_time_equal, sha256_hex
 from server.db import activations as activation_store
 from server.db.activations import Activation
-from server.db import connections as connection_store
 from server.db import events
 from server.db import flows as flow_store
 from server.errors import FlowError, LatchkeyError, UntrustedFlowError
 from server.flow import pkce
+from server.flow.connect import record_failure, store_connection
 from server.flow.context import FlowContext
 from server.flow.metadata import fetch_metadata
 from server.flow.result import FlowResult
@@ -212,10 +212,7 @@ async def complete(
         result = FlowResult(integration=integration.slug, connection_id=connection_id)
     except FlowError as exc:
         logger.info("flow for %s failed: %s", integration.slug, exc.code)
-        await events.record_event(
-            services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
-            external_xref=ctx.external_xref, type="auth.failed", error_code=exc.code, detail=exc.message,
-        )
+        await record_failure(services, ctx, integration, exc.code, exc.message)
         result = FlowResult.failed(integration.slug, exc)
     return Outcome(ctx=ctx, result=result)
 
@@ -265,29 +262,10 @@ async def _finish(
     metadata = {**tokens.metadata, **values}
     if spec.metadata_requests and not sandbox:
         metadata.update(await fetch_metadata(services.http, spec.metadata_requests, tokens.access_token, values))
-    saved = await connection_store.save_connection(
-        services.db,
-        services.sealer,
-        connection_store.NewConnection(
-            workspace_id=ctx.workspace_id,
-            environment=ctx.environment,
-            integration=integration.slug,
-            external_xref=ctx.external_xref,
-            credentials=tokens.credentials(),
-            scopes_requested=list(ctx.scopes),
-            scopes_granted=grant.unified,
-            provider_scopes=grant.provider,
-            partial_grant=grant.partial,
-            metadata=metadata,
-            expires_at=tokens.expires_at,
-        ),
+    return await store_connection(
+        services, ctx, integration, tokens.credentials(), scopes_granted=grant.unified, provider_scopes=grant.provider,
+        partial_grant=grant.partial, metadata=metadata, expires_at=tokens.expires_at,
     )
-    await events.record_event(
-        services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
-        external_xref=ctx.external_xref, connection_id=saved.connection.id,
-        type="connection.created" if saved.created else "connection.updated",
-    )
-    return saved.connection.id
 
 
 def failure_outcome(ctx: FlowContext, integration: str, error: LatchkeyError) -> Outcome:

@@ -12,11 +12,10 @@ import secrets
 from dataclasses import dataclass
 
 from server.catalog.models import Integration, OAuth2Spec
-from server.db import connections as connection_store
-from server.db import events
 from server.db import flows as flow_store
 from server.errors import FlowError, InvalidRequest, ProviderError, UntrustedFlowError
 from server.flow.authorize import requested_scopes
+from server.flow.connect import record_failure, store_connection
 from server.flow.context import FlowContext
 from server.flow.signing import SALT_STATE
 from server.flow.templating import _HOST_SAFE, placeholders, render_url
@@ -152,33 +151,14 @@ async def submit(services: Services, integration: Integration, form: FormState, 
     try:
         stored = await verify(services, ctx, integration, values)
     except FlowError as exc:
-        await events.record_event(
-            services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
-            external_xref=ctx.external_xref, type="auth.failed", error_code=exc.code,
-        )
+        await record_failure(services, ctx, integration, exc.code)
         raise
     if await flow_store.consume_flow(services.db, services.sealer, form.nonce) is None:
         raise UntrustedFlowError("This form was already submitted. Please start again.", code="state_reused")
-    saved = await connection_store.save_connection(
-        services.db,
-        services.sealer,
-        connection_store.NewConnection(
-            workspace_id=ctx.workspace_id,
-            environment=ctx.environment,
-            integration=integration.slug,
-            external_xref=ctx.external_xref,
-            credentials=stored,
-            scopes_requested=list(ctx.scopes),
-            scopes_granted=list(ctx.scopes),
-            metadata={f.name: values[f.name] for f in integration.fields if not f.secret and f.name in values},
-        ),
+    return await store_connection(
+        services, ctx, integration, stored, scopes_granted=list(ctx.scopes),
+        metadata={f.name: values[f.name] for f in integration.fields if not f.secret and f.name in values},
     )
-    await events.record_event(
-        services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
-        external_xref=ctx.external_xref, connection_id=saved.connection.id,
-        type="connection.created" if saved.created else "connection.updated",
-    )
-    return saved.connection.id
 
 
 def require_fields_known(integration: Integration) -> None:
