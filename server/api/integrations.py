@@ -37,7 +37,7 @@ async def list_integrations(request: Request) -> Response:
                 **integration.summary(),
                 "active": activation is not None,
                 "activation": activation.as_json() if activation else None,
-                "redirect_uri": services.callback_url(integration.slug) if integration.is_oauth2 else None,
+                "redirect_uri": services.callback_url(integration.slug) if integration.is_redirect else None,
                 "available": activation is not None and not missing,
                 "unavailable_reason": (
                     f"cannot grant {', '.join(missing)}" if missing else (None if activation else "not activated")
@@ -59,7 +59,7 @@ async def activate(request: Request) -> Response:
     missing = unsupported_scopes(integration, scopes)
     if missing:
         raise InvalidRequest(f"{integration.name} cannot grant the scope {missing[0]!r}.", code="invalid_scope")
-    if integration.is_oauth2 and not env.is_sandbox and not (client_id and client_secret):
+    if integration.is_redirect and not env.is_sandbox and not (client_id and client_secret):
         raise InvalidRequest(f"Activating {integration.name} in production needs client_id and client_secret.")
     activation = await activation_store.activate(
         services.db, services.sealer, env.workspace_id, env.name, integration.slug,

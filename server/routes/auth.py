@@ -13,7 +13,7 @@ from server.db import results as result_store
 from server.db.workspaces import get_environment
 from server.error_responses import error_page
 from server.errors import FlowError, InvalidRequest, LatchkeyError, NotFound, UntrustedFlowError
-from server.flow import authorize, credentials
+from server.flow import authorize, credentials, oauth1
 from server.flow.context import FlowContext
 from server.flow.result import FlowResult
 from server.flow.signing import SALT_CONTEXT, SALT_RESULT
@@ -73,7 +73,10 @@ async def start(request: Request) -> Response:
             await result_store.mark_started(services.db, ctx.channel_hash, ctx.origin)
         secret, fresh = ensure_browser_secret(request, services.settings)
         try:
-            url = await authorize.begin(services, ctx, integration, browser_hash=sha256_hex(secret), variables=supplied)
+            if integration.kind == "oauth1" and ctx.environment != "sandbox":
+                url = await oauth1.begin(services, ctx, integration, browser_hash=sha256_hex(secret))
+            else:
+                url = await authorize.begin(services, ctx, integration, browser_hash=sha256_hex(secret), variables=supplied)
         except FlowError as exc:
             if exc.code == "invalid_request" and integration.variables:
                 return render(
@@ -107,7 +110,8 @@ async def callback(request: Request) -> Response:
         target = request.url.replace(query=urlencode(params))
         return RedirectResponse(str(target), status_code=303, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
     params = dict(request.query_params)
-    outcome = await authorize.complete(services, integration, params, browser_secret=browser_secret(request, services.settings))
+    complete = oauth1.complete if integration.kind == "oauth1" else authorize.complete
+    outcome = await complete(services, integration, params, browser_secret=browser_secret(request, services.settings))
     return await deliver(request, outcome)
 
 

@@ -1,0 +1,298 @@
+"""The OAuth 1.0a dance (RFC 5849, three-legged, HMAC-SHA1): begin and complete.
+
+Framework-free like `authorize`: the routes hand in plain values and get back a URL or an outcome.
+
+begin: sign the state (same salt, fields and browser binding as OAuth 2.0), obtain a request token
+with `oauth_callback` = our callback carrying that state, seal the request token and its secret
+into a single-use flow row, and send the end-user to the provider's authorize URL.
+
+complete: verify the state (signature, age, integration, browser), consume the flow row, check the
+callback's `oauth_token` is the request token of this flow, exchange it with `oauth_verifier` for
+the token credentials, and store the connection.
+
+The sandbox simulates OAuth 1.0a integrations with its OAuth 2.0 server (see
+`authorize.oauth2_spec`): a sandbox callback is handed over to `authorize.complete`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
+
+from authlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_TYPE_HEADER, ClientAuth
+from authlib.oauth1.rfc5849.errors import OAuth1Error
+
+from server.catalog.models import Integration, OAuth1Spec
+from server.crypto import constant_time_equal
+from server.db import connections as connection_store
+from server.db import events
+from server.db import flows as flow_store
+from server.errors import FlowError, ProviderError, ProviderUnavailable, UntrustedFlowError
+from server.flow import authorize
+from server.flow.authorize import Outcome
+from server.flow.context import FlowContext
+from server.flow.result import FlowResult
+from server.flow.scopes import provider_scopes_for
+from server.flow.signing import SALT_STATE
+from server.http import ProviderResponse
+from server.services import Services
+
+logger = logging.getLogger("latchkey.flow")
+
+KIND = "oauth1"
+_MAX_TOKEN_LENGTH = 4096
+_MAX_VERIFIER_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    token: str
+    secret: str
+
+
+def spec_of(integration: Integration) -> OAuth1Spec:
+    if integration.oauth1 is None:
+        raise FlowError(f"{integration.name} is not an OAuth 1.0a integration.", code="invalid_request")
+    return integration.oauth1
+
+
+# --------------------------------------------------------------------------------------------
+# Signed requests to the provider
+# --------------------------------------------------------------------------------------------
+
+
+def signed_headers(
+    url: str,
+    *,
+    consumer_key: str,
+    consumer_secret: str,
+    token: str | None = None,
+    token_secret: str | None = None,
+    callback: str | None = None,
+    verifier: str | None = None,
+) -> dict[str, str]:
+    """The `Authorization: OAuth …` header for an empty-bodied POST to `url` (RFC 5849 §3.5.1)."""
+    auth = ClientAuth(
+        consumer_key,
+        client_secret=consumer_secret,
+        token=token,
+        token_secret=token_secret,
+        redirect_uri=callback,
+        verifier=verifier,
+        signature_method=SIGNATURE_HMAC_SHA1,
+        signature_type=SIGNATURE_TYPE_HEADER,
+    )
+    try:
+        _, headers, _ = auth.sign("POST", url, {}, b"")
+    except OAuth1Error as exc:  # e.g. plain http to a non-loopback host
+        raise FlowError(f"The provider's OAuth 1.0a endpoint cannot be used: {exc.description or exc.error}.", code="invalid_request") from exc
+    return {k: v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}
+
+
+def read_form(response: ProviderResponse, what: str) -> dict[str, str]:
+    """A provider's form-encoded credentials response; refusals become ProviderError."""
+    if response.status >= 500:
+        cls = ProviderUnavailable if response.status in (502, 503, 504) else ProviderError
+        raise cls(f"The provider's {what} endpoint failed with HTTP {response.status}.")
+    try:
+        text = response.content.decode("utf-8").strip()
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True) if text else []
+    except (UnicodeDecodeError, ValueError):
+        pairs = None
+    if response.status != 200:
+        detail = ""
+        if pairs:
+            data = dict(pairs)
+            code = data.get("error") or data.get("oauth_problem") or ""
+            description = data.get("error_description") or data.get("oauth_problem_advice") or ""
+            detail = ": " + ", ".join(s[:200] for s in (code, description) if s) if code or description else ""
+        raise ProviderError(f"The provider refused the {what} request (HTTP {response.status}{detail}).")
+    if not pairs:
+        raise ProviderError(
+            f"The provider's {what} response is not form-encoded ({response.content_type or 'no content type'})."
+        )
+    data: dict[str, str] = {}
+    for key, value in pairs:
+        if key in data and data[key] != value:
+            raise ProviderError(f"The provider's {what} response repeats {key!r}.")
+        data[key] = value
+    return data
+
+
+def token_pair(data: dict[str, str], what: str) -> TokenPair:
+    token, secret = data.get("oauth_token"), data.get("oauth_token_secret")
+    if not token or len(token) > _MAX_TOKEN_LENGTH or secret is None or len(secret) > _MAX_TOKEN_LENGTH:
+        raise ProviderError(f"The provider's {what} response has no usable oauth_token / oauth_token_secret.")
+    return TokenPair(token, secret)
+
+
+async def request_token(services: Services, spec: OAuth1Spec, *, consumer_key: str, consumer_secret: str, callback: str) -> TokenPair:
+    """Temporary credentials (RFC 5849 §2.1); the provider must confirm the callback (1.0a)."""
+    headers = signed_headers(spec.request_token_url, consumer_key=consumer_key, consumer_secret=consumer_secret, callback=callback)
+    response = await services.http.request("POST", spec.request_token_url, headers=headers, content=b"")
+    data = read_form(response, "request token")
+    # RFC 5849 §2.1 says "true"; Authlib's server sends "True".
+    if data.get("oauth_callback_confirmed", "").lower() != "true":
+        raise ProviderError("The provider did not confirm the callback (oauth_callback_confirmed), so OAuth 1.0a cannot be used safely.")
+    return token_pair(data, "request token")
+
+
+async def access_token(
+    services: Services, spec: OAuth1Spec, *, consumer_key: str, consumer_secret: str, request: TokenPair, verifier: str,
+) -> TokenPair:
+    """Token credentials for an authorized request token (RFC 5849 §2.3)."""
+    headers = signed_headers(
+        spec.access_token_url, consumer_key=consumer_key, consumer_secret=consumer_secret,
+        token=request.token, token_secret=request.secret, verifier=verifier,
+    )
+    response = await services.http.request("POST", spec.access_token_url, headers=headers, content=b"")
+    return token_pair(read_form(response, "access token"), "access token")
+
+
+def authorization_url(spec: OAuth1Spec, *, oauth_token: str, provider_scopes: list[str]) -> str:
+    """The provider's authorize URL for one request token (RFC 5849 §2.2)."""
+    params: dict[str, str] = {"oauth_token": oauth_token}
+    if spec.scope_separator is not None and provider_scopes:
+        params[spec.scope_param] = spec.scope_separator.join(provider_scopes)
+    for key, value in spec.authorize_params.items():
+        params.setdefault(key, value)
+    return authorize._merge_query(spec.authorize_url, params)
+
+
+async def _consumer(services: Services, ctx: FlowContext, integration: Integration) -> tuple[str, str]:
+    creds = await authorize.client_credentials(services, ctx, integration)
+    if not creds.client_secret:
+        raise FlowError(f"{integration.name} has no consumer secret configured.", code="integration_not_active")
+    return creds.client_id, creds.client_secret
+
+
+# --------------------------------------------------------------------------------------------
+# The dance
+# --------------------------------------------------------------------------------------------
+
+
+async def begin(services: Services, ctx: FlowContext, integration: Integration, *, browser_hash: str) -> str:
+    """Obtain a request token, create the flow and return the provider's authorize URL."""
+    if ctx.environment == "sandbox":
+        raise FlowError("The sandbox simulates OAuth 1.0a with its OAuth 2.0 server.", code="invalid_request")
+    spec = spec_of(integration)
+    activation = await authorize.active(services, ctx, integration)
+    scopes = await authorize.requested_scopes(services, ctx, integration, activation)
+    consumer_key, consumer_secret = await _consumer(services, ctx, integration)
+    provider_scopes = provider_scopes_for(integration, scopes)
+    nonce = secrets.token_urlsafe(24)
+    state = services.signer.sign(
+        SALT_STATE,
+        {"n": nonce, "i": integration.slug, "b": browser_hash, "c": ctx.with_(scopes=scopes).to_dict(), "p": provider_scopes, "k": KIND},
+    )
+    callback = services.callback_url(integration.slug) + "?" + urlencode({"state": state})
+    temporary = await request_token(services, spec, consumer_key=consumer_key, consumer_secret=consumer_secret, callback=callback)
+    # Only now, with a request token in hand, is the flow row written: a provider that refuses
+    # leaves nothing behind. The row seals the request token and its secret (the `pkce_verifier`
+    # column is encrypted and bound to the nonce).
+    await flow_store.create_flow(
+        services.db,
+        services.sealer,
+        nonce=nonce,
+        workspace_id=ctx.workspace_id,
+        environment=ctx.environment,
+        integration=integration.slug,
+        pkce_verifier=json.dumps({"t": temporary.token, "s": temporary.secret}),
+        max_age=services.settings.state_max_age,
+    )
+    await events.record_event(
+        services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
+        external_xref=ctx.external_xref, type="auth.started",
+    )
+    return authorization_url(spec, oauth_token=temporary.token, provider_scopes=provider_scopes)
+
+
+async def complete(
+    services: Services,
+    integration: Integration,
+    params: dict[str, str],
+    *,
+    browser_secret: str | None,
+) -> Outcome:
+    """Handle the provider's callback. Raises UntrustedFlowError; otherwise returns an Outcome."""
+    state = authorize.verify_state(services, integration, params.get("state"), browser_secret)
+    ctx = FlowContext.from_dict(state["c"])
+    if ctx.environment == "sandbox" and state.get("k") != KIND:
+        # The sandbox's simulated provider speaks OAuth 2.0 for every redirect integration.
+        return await authorize.complete(services, integration, params, browser_secret=browser_secret)
+    if state.get("k") != KIND:
+        raise UntrustedFlowError("This authorization's state is not valid.", code="invalid_state")
+    consumed = await flow_store.consume_flow(services.db, services.sealer, state["n"])
+    if consumed is None:
+        raise UntrustedFlowError(
+            "This authorization was already completed (or abandoned). Please start again.", code="state_reused"
+        )
+    try:
+        stored = json.loads(consumed.pkce_verifier or "{}")
+        temporary = TokenPair(str(stored["t"]), str(stored["s"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UntrustedFlowError("This authorization's state is not valid.", code="invalid_state") from exc
+    try:
+        connection_id = await _finish(services, integration, ctx, state, params, temporary)
+        result = FlowResult(integration=integration.slug, connection_id=connection_id)
+    except FlowError as exc:
+        logger.info("oauth1 flow for %s failed: %s", integration.slug, exc.code)
+        await events.record_event(
+            services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
+            external_xref=ctx.external_xref, type="auth.failed", error_code=exc.code, detail=exc.message,
+        )
+        result = FlowResult.failed(integration.slug, exc)
+    return Outcome(ctx=ctx, result=result)
+
+
+async def _finish(
+    services: Services,
+    integration: Integration,
+    ctx: FlowContext,
+    state: dict,
+    params: dict[str, str],
+    temporary: TokenPair,
+) -> str:
+    spec = spec_of(integration)
+    error = params.get("error") or params.get("oauth_problem")
+    if error and error not in ("access_denied", "user_refused", "permission_denied"):
+        description = (params.get("error_description") or error)[:300]
+        raise FlowError(f"The provider answered: {description}", code="provider_error")
+    verifier = params.get("oauth_verifier")
+    if error or not verifier:
+        # RFC 5849 has no denial response: providers (Trello) come back without a verifier.
+        raise FlowError("The authorization was declined.", code="access_denied")
+    if len(verifier) > _MAX_VERIFIER_LENGTH:
+        raise FlowError("The provider's oauth_verifier is not usable.", code="invalid_request")
+    if not constant_time_equal(params.get("oauth_token") or "", temporary.token):
+        # Checked before any token request: a verifier for another request token is never sent.
+        raise FlowError("The provider's answer is for another authorization request.", code="invalid_request")
+    consumer_key, consumer_secret = await _consumer(services, ctx, integration)
+    token = await access_token(
+        services, spec, consumer_key=consumer_key, consumer_secret=consumer_secret, request=temporary, verifier=verifier,
+    )
+    saved = await connection_store.save_connection(
+        services.db,
+        services.sealer,
+        connection_store.NewConnection(
+            workspace_id=ctx.workspace_id,
+            environment=ctx.environment,
+            integration=integration.slug,
+            external_xref=ctx.external_xref,
+            credentials={"type": "oauth1", "oauth_token": token.token, "oauth_token_secret": token.secret},
+            # OAuth 1.0a reports no granted scope: the grant is what was asked for.
+            scopes_requested=list(ctx.scopes),
+            scopes_granted=list(ctx.scopes),
+            provider_scopes=list(state.get("p", [])),
+            partial_grant=False,
+        ),
+    )
+    await events.record_event(
+        services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
+        external_xref=ctx.external_xref, connection_id=saved.connection.id,
+        type="connection.created" if saved.created else "connection.updated",
+    )
+    return saved.connection.id
