@@ -8,7 +8,7 @@ fragments and credentials in URLs are refused.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -66,7 +66,8 @@ def url_allowed(url: str | None, allowed: tuple[str, ...] | list[str]) -> bool:
         if (scheme, host, port) != (r_scheme, r_host, r_port) or r_query:
             continue
         if path == r_path or (r_path.endswith("/") and path.startswith(r_path)):
-            if ".." not in path.split("/"):
+            # Browsers read %2e%2e (and .%2e, %2e.) as "..": decode before looking for dot segments.
+            if not any(segment in (".", "..") for segment in unquote(path).split("/")):
                 return True
     return False
 

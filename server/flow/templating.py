@@ -45,6 +45,9 @@ def render_url(template: str, values: dict[str, str]) -> str:
     if not names:
         return template
     url = template.format(**{n: values[n] for n in names})
+    if any(c in url for c in "\\ \t\r\n") or "@" in urlsplit(url).netloc:
+        # Browsers read "\" as "/" and "user@host" as another host: never let a value carry them.
+        raise FlowError("A template variable produced an invalid URL.", code="invalid_request")
     host_template = urlsplit(template).netloc if not template.startswith("{") else ""
     actual = urlsplit(url)
     if actual.scheme not in ("https", "http") or not actual.hostname:

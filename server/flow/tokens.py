@@ -14,6 +14,7 @@ from server.errors import ProviderError, ProviderUnavailable
 from server.http import OutboundHTTP, ProviderResponse
 
 _MAX_TOKEN_LENGTH = 16_384
+_MAX_LIFETIME = 20 * 365 * 86400
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,10 @@ def normalise(spec: TokenResponseSpec, response: ProviderResponse, *, now: datet
         if raw not in (None, ""):
             try:
                 seconds = int(float(raw))
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise ProviderError("The provider's expires_in is not a number.") from exc
+            if seconds > _MAX_LIFETIME:
+                raise ProviderError("The provider's expires_in is not a plausible lifetime.")
             if not (seconds == 0 and spec.zero_expires_in_means_never) and seconds >= 0:
                 expires_at = now + timedelta(seconds=seconds)
     scope_raw = dig(data, spec.scope)

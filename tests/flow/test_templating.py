@@ -1,0 +1,96 @@
+"""Template variables (a shop name, a data centre) in provider URLs: never a way to another host."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.catalog.loader import load_catalog
+from server.catalog.models import Variable
+from server.errors import FlowError
+from server.flow.templating import check_variable, placeholders, render_url
+
+SHOPIFY = load_catalog().get("shopify")
+SHOP = SHOPIFY.oauth2.variables[0]
+AUTHORIZE = SHOPIFY.oauth2.authorize_url
+PERMISSIVE = Variable(name="host", label="Host", pattern=r".+")
+ZOHO = Variable(name="dc", label="Data centre", pattern=r".+", source="callback", callback_param="accounts-server",
+                allowed=("accounts.zoho.com", "accounts.zoho.eu"))
+
+
+def test_placeholders_are_listed_in_order():
+    assert placeholders("https://{shop}.myshopify.com/{version}/x") == ["shop", "version"]
+    assert placeholders("https://api.example.com/") == []
+
+
+def test_a_shop_name_matching_the_pattern_is_accepted():
+    assert check_variable(SHOP, "acme-store") == "acme-store"
+    assert check_variable(SHOP, "  acme  ") == "acme"
+
+
+@pytest.mark.parametrize("value", ["evil.com/", "evil.com?x", "a.evil.com#", "me@evil.com", "a..b", "-acme", "ac me", "x" * 61])
+def test_values_outside_the_pattern_are_refused(value):
+    with pytest.raises(FlowError) as caught:
+        check_variable(SHOP, value)
+    assert caught.value.code == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["evil.com/", "evil.com/x", "me@evil.com", "evil.com#", "evil.com?x", "a..b", "evil.com:443", "a b", "a\\b",
+     "-a", "a-", ".a", "a.", "%2e", "a\nb"],
+)
+def test_host_unsafe_values_are_refused_even_when_the_pattern_allows_anything(value):
+    with pytest.raises(FlowError) as caught:
+        check_variable(PERMISSIVE, value)
+    assert caught.value.code == "invalid_request"
+
+
+def test_host_safe_values_pass_a_permissive_pattern():
+    assert check_variable(PERMISSIVE, "eu1.api.example") == "eu1.api.example"
+
+
+def test_missing_value_uses_the_default_or_is_required():
+    with_default = Variable(name="dc", label="Data centre", pattern=r"[a-z]{2}", default="us")
+    assert check_variable(with_default, None) == "us" and check_variable(with_default, "") == "us"
+    with pytest.raises(FlowError, match="Shop name is required"):
+        check_variable(SHOP, "")
+
+
+def test_allowed_list_variables_accept_only_listed_values():
+    assert check_variable(ZOHO, "accounts.zoho.eu") == "accounts.zoho.eu"
+    for value in ("accounts.zoho.evil", "evil.com", "accounts.zoho.eu.evil.com"):
+        with pytest.raises(FlowError):
+            check_variable(ZOHO, value)
+
+
+def test_an_allowed_origin_sent_by_a_callback_is_read_as_its_host():
+    assert check_variable(ZOHO, "https://accounts.zoho.eu") == "accounts.zoho.eu"
+    assert check_variable(ZOHO, "https://accounts.zoho.eu/") == "accounts.zoho.eu"
+    for value in ("https://accounts.zoho.eu/x", "https://accounts.zoho.eu/?a=1", "https://evil.com", "http://accounts.zoho.eu"):
+        with pytest.raises(FlowError):
+            check_variable(ZOHO, value)
+
+
+def test_render_url_fills_the_shop_name():
+    assert render_url(AUTHORIZE, {"shop": "acme"}) == "https://acme.myshopify.com/admin/oauth/authorize"
+
+
+def test_render_url_without_placeholders_is_unchanged():
+    assert render_url("https://api.example.com/x", {}) == "https://api.example.com/x"
+
+
+@pytest.mark.parametrize("value", ["evil.com?x", "a.evil.com#", "evil.com/", "x.myshopify.com@evil.com#", "evil.com:443/"])
+def test_render_url_keeps_the_templates_host_suffix(value):
+    with pytest.raises(FlowError) as caught:
+        render_url(AUTHORIZE, {"shop": value})
+    assert caught.value.code == "invalid_request"
+
+
+def test_render_url_refuses_a_result_that_is_not_an_http_url():
+    with pytest.raises(FlowError):
+        render_url("{base}/oauth/token", {"base": "javascript:alert(1)//"})
+
+
+def test_render_url_refuses_a_backslash_that_browsers_read_as_a_path():
+    with pytest.raises(FlowError):
+        render_url(AUTHORIZE, {"shop": "evil.com\\"})

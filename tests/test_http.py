@@ -1,0 +1,161 @@
+"""OutboundHTTP against a real HTTP server on loopback: size cap, overall deadline, no redirects."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from server.errors import ProviderError, ProviderUnavailable
+from server.http import OutboundHTTP
+from tests.harness import free_port
+
+MAX_BYTES = 100_000
+
+
+class Provider(BaseHTTPRequestHandler):
+    """A hostile provider: each path misbehaves in one way."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[str]
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in {"Content-Length": str(len(body)), **(headers or {})}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self.server.seen.append(self.path)  # type: ignore[attr-defined]
+        try:
+            if self.path == "/ok":
+                self._send(200, b'{"ok": true}', {"Content-Type": "application/json"})
+            elif self.path.startswith("/exact/"):
+                self._send(200, b"x" * int(self.path.rsplit("/", 1)[1]))
+            elif self.path == "/big":
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b"x" * 16_384
+                for _ in range(256):  # 4 MiB, far past the cap
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.write(b"0\r\n\r\n")
+            elif self.path == "/big-declared":
+                self._send(200, b"y" * (MAX_BYTES * 3))
+            elif self.path == "/gzip-bomb":
+                self._send(200, gzip.compress(b"\0" * (MAX_BYTES * 50)), {"Content-Encoding": "gzip"})
+            elif self.path == "/trickle":
+                self.send_response(200)
+                self.send_header("Content-Length", "20")
+                self.end_headers()
+                for _ in range(20):  # 1 byte every 30 ms: each read is quick, the whole takes 0.6 s
+                    self.wfile.write(b"z")
+                    self.wfile.flush()
+                    time.sleep(0.03)
+            elif self.path == "/redirect":
+                self._send(302, b"", {"Location": "/ok"})
+            else:
+                self._send(404)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+class ProviderServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # Our client hangs up mid-body on purpose (size cap, deadline): not an error here.
+        pass
+
+
+@pytest.fixture
+def provider():
+    server = ProviderServer(("127.0.0.1", 0), Provider)
+    server.seen = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def url(server, path: str) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}{path}"
+
+
+@pytest.fixture
+async def http():
+    client = OutboundHTTP(deadline=0.3, max_bytes=MAX_BYTES)
+    yield client
+    await client.aclose()
+
+
+async def test_a_normal_answer_is_read(provider, http):
+    answer = await http.request("GET", url(provider, "/ok"))
+    assert answer.status == 200 and answer.content == b'{"ok": true}' and answer.content_type == "application/json"
+
+
+async def test_a_body_of_exactly_max_bytes_is_accepted(provider, http):
+    answer = await http.request("GET", url(provider, f"/exact/{MAX_BYTES}"))
+    assert len(answer.content) == MAX_BYTES
+
+
+async def test_a_body_one_byte_over_the_cap_is_refused(provider, http):
+    with pytest.raises(ProviderError, match=f"larger than {MAX_BYTES} bytes"):
+        await http.request("GET", url(provider, f"/exact/{MAX_BYTES + 1}"))
+
+
+async def test_a_streamed_body_over_the_cap_is_cut_off(provider, http):
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match="larger than"):
+        await http.request("GET", url(provider, "/big"))
+    assert time.monotonic() - started < 0.3
+
+
+async def test_a_declared_body_over_the_cap_is_refused(provider, http):
+    with pytest.raises(ProviderError, match="larger than"):
+        await http.request("GET", url(provider, "/big-declared"))
+
+
+async def test_the_cap_counts_decompressed_bytes(provider, http):
+    with pytest.raises(ProviderError, match="larger than"):
+        await http.request("GET", url(provider, "/gzip-bomb"))
+
+
+async def test_a_provider_trickling_bytes_hits_the_overall_deadline(provider, http):
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailable, match="within 0.3 s") as caught:
+        await http.request("GET", url(provider, "/trickle"))
+    elapsed = time.monotonic() - started
+    assert 0.25 <= elapsed < 0.5, elapsed  # well before the 0.6 s the body takes
+    assert caught.value.code == "provider_unavailable"
+
+
+async def test_the_trickle_is_read_whole_with_a_longer_deadline(provider):
+    patient = OutboundHTTP(deadline=5.0, max_bytes=MAX_BYTES)
+    try:
+        answer = await patient.request("GET", url(provider, "/trickle"))
+    finally:
+        await patient.aclose()
+    assert answer.content == b"z" * 20
+
+
+async def test_redirects_are_returned_not_followed(provider, http):
+    answer = await http.request("GET", url(provider, "/redirect"))
+    assert answer.status == 302 and answer.headers["location"] == "/ok"
+    assert provider.seen == ["/redirect"]
+
+
+async def test_connection_refused_is_provider_unavailable(http):
+    with pytest.raises(ProviderUnavailable, match="could not be reached") as caught:
+        await http.request("GET", f"http://127.0.0.1:{free_port()}/token")
+    assert caught.value.status == 504
