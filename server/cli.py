@@ -1,4 +1,4 @@
-"""The `latchkey` command: serve, migrate, workspace, key, catalog, seed-demo."""
+"""The `latchkey` command: serve, migrate, workspace, key, catalog, webhook, seed-demo."""
 
 from __future__ import annotations
 
@@ -54,7 +54,19 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _check_allowlists(origins: list[str], urls: list[str]) -> None:
+    from server.flow.allowlist import valid_allowlist_entry
+
+    for origin in origins:
+        if not valid_allowlist_entry(origin, kind="origin"):
+            raise ValueError(f"--origin {origin!r} is not an origin like https://app.example.com")
+    for url in urls:
+        if not valid_allowlist_entry(url, kind="url"):
+            raise ValueError(f"--redirect-url {url!r} is not an absolute http(s) URL without query or fragment")
+
+
 def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:
+    _check_allowlists(args.origin or [], args.redirect_url or [])
     async def work(db):
         return await workspace_store.create_workspace(
             db, args.name, allowed_origins=args.origin or [], allowed_redirect_urls=args.redirect_url or []
@@ -80,6 +92,8 @@ def cmd_key_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_catalog_validate(args: argparse.Namespace, settings: Settings) -> int:
+    if not Path(args.directory).is_dir():
+        raise ConfigurationError(f"{args.directory}: not a directory")
     problems = validate_directory(Path(args.directory))
     for problem in problems:
         print(problem, file=sys.stderr)
@@ -108,6 +122,45 @@ def cmd_reseal(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_webhook_add(args: argparse.Namespace, settings: Settings) -> int:
+    from server.db import webhooks as webhook_store
+    from server.lifecycle.urls import check_webhook_url
+
+    url = check_webhook_url(args.url, allow_loopback=settings.webhook_allow_loopback)
+    events = webhook_store.check_events(args.event)
+    sealer = Sealer(settings.secret_key, settings.old_secret_keys)
+
+    async def work(db):
+        await workspace_store.get_environment(db, args.workspace, args.env)
+        return await webhook_store.create_endpoint(db, sealer, args.workspace, args.env, url=url, events=events,
+                                                   description=args.description)
+
+    created = _run_db(settings, work)
+    print(f"webhook {created.endpoint.id} -> {created.endpoint.url} ({', '.join(created.endpoint.events)})")
+    print(f"  signing secret: {created.secret}   (shown once)")
+    return 0
+
+
+def cmd_webhook_list(args: argparse.Namespace, settings: Settings) -> int:
+    from server.db import webhooks as webhook_store
+
+    async def work(db):
+        await workspace_store.get_environment(db, args.workspace, args.env)
+        return await webhook_store.list_endpoints(db, args.workspace, args.env)
+
+    for endpoint in _run_db(settings, work):
+        print(f"{endpoint.id}\t{endpoint.url}\t{','.join(endpoint.events)}")
+    return 0
+
+
+def cmd_webhook_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from server.db import webhooks as webhook_store
+
+    removed = _run_db(settings, lambda db: webhook_store.delete_endpoint(db, args.workspace, args.env, args.id))
+    print(f"removed webhook {removed.id} ({removed.url}) and its pending deliveries")
+    return 0
+
+
 def cmd_catalog_table(args: argparse.Namespace, settings: Settings) -> int:
     from server.catalog.table import markdown_table
 
@@ -117,7 +170,7 @@ def cmd_catalog_table(args: argparse.Namespace, settings: Settings) -> int:
 
 DEMO_WORKSPACE = "ws_demo"
 DEMO_ORIGINS = ["http://localhost:8001", "http://127.0.0.1:8001", "http://localhost:5173"]
-DEMO_REDIRECTS = ["http://localhost:8001/", "http://127.0.0.1:8001/", "http://localhost:5173/"]
+DEMO_REDIRECTS = ["http://localhost:8001/", "http://127.0.0.1:8001/", "http://localhost:5173/", "http://localhost:8002/"]
 
 
 def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -187,6 +240,23 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_catalog_list)
     catalog.add_parser("table", help="print the Markdown table of docs/integrations.md").set_defaults(func=cmd_catalog_table)
+
+    webhook = sub.add_parser("webhook", help="webhook endpoints of an environment").add_subparsers(dest="webhook_command", required=True)
+    for name, helptext, func in (
+        ("add", "add an endpoint (prints its signing secret once)", cmd_webhook_add),
+        ("list", "list the endpoints", cmd_webhook_list),
+        ("remove", "remove an endpoint and its pending deliveries", cmd_webhook_remove),
+    ):
+        command = webhook.add_parser(name, help=helptext)
+        command.add_argument("--workspace", required=True)
+        command.add_argument("--env", choices=["sandbox", "production"], required=True)
+        command.set_defaults(func=func)
+        if name == "add":
+            command.add_argument("--url", required=True)
+            command.add_argument("--event", action="append", help="event type to send (repeatable; default: all)")
+            command.add_argument("--description")
+        if name == "remove":
+            command.add_argument("id", help="the endpoint ID (whep_…)")
     return parser
 
 

@@ -234,10 +234,20 @@ def load_file(path: Path, *, custom: bool = False, validator: jsonschema.Draft20
     data = _read(path)
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: (top level): must be a mapping")
-    errors = list((validator or _validator()).iter_errors(data))
+    validator = validator or _validator()
+    errors = list(validator.iter_errors(data))
     if errors:
         error = _best_error(errors)
-        raise ConfigurationError(f"{path}: {_field_path(error)}: {error.message}")
+        field = _field_path(error)
+        kind = data.get("auth", {}).get("kind") if isinstance(data.get("auth"), dict) else None
+        if field == "auth" and error.validator == "oneOf" and kind in validator.schema["$defs"]:
+            # "not valid under any of the given schemas" helps nobody: check against the kind's own schema.
+            branch = validator.evolve(schema={"$ref": f"#/$defs/{kind}", "$defs": validator.schema["$defs"]})
+            inner = list(branch.iter_errors(data["auth"]))
+            if inner:
+                error = _best_error(inner)
+                field = ".".join(["auth", *(str(p) for p in error.absolute_path)])
+        raise ConfigurationError(f"{path}: {field}: {error.message}")
     _semantic_checks(path, data)
     return _build(path, data, custom)
 

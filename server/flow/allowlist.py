@@ -8,9 +8,11 @@ fragments and credentials in URLs are refused.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote, urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOST = re.compile(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$|^[0-9a-f:.]+$")
 
 
 def normalise_origin(value: str | None) -> str | None:
@@ -26,6 +28,8 @@ def normalise_origin(value: str | None) -> str | None:
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         return None
     host = parts.hostname.lower()
+    if not _HOST.match(host):
+        return None
     if ":" in host:
         host = f"[{host}]"
     if port and port != _DEFAULT_PORTS[parts.scheme]:
@@ -45,6 +49,8 @@ def _split(url: str):
     except ValueError:
         return None
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password or parts.fragment:
+        return None
+    if not _HOST.match(parts.hostname.lower()):
         return None
     if any(c in url for c in "\\\r\n\t ") :
         return None

@@ -25,6 +25,12 @@ from server.services import Services
 _SANDBOX_REJECTED = ("bad", "invalid", "wrong")
 
 
+def _sandbox_rejects(secret: str) -> bool:
+    """`bad…`, `invalid…`, `wrong…` — or, for keys whose pattern fixes a prefix, `sk_test_bad…`."""
+    secret = secret.lower()
+    return secret.startswith(_SANDBOX_REJECTED) or secret.rsplit("_", 1)[-1].startswith(_SANDBOX_REJECTED)
+
+
 class FormInvalid(Exception):
     """Per-field messages for the form to show again."""
 
@@ -87,7 +93,7 @@ async def verify(services: Services, ctx: FlowContext, integration: Integration,
     stored: dict = {"type": integration.kind, "fields": values}
     if ctx.environment == "sandbox":
         for field in integration.fields:
-            if field.secret and values.get(field.name, "").lower().startswith(_SANDBOX_REJECTED):
+            if field.secret and _sandbox_rejects(values.get(field.name, "")):
                 raise FlowError(f"{integration.name} rejected these credentials.", code="invalid_credentials")
         if integration.client_credentials is not None:
             stored.update({"access_token": "sbx_cc_" + secrets.token_urlsafe(24), "token_type": "bearer"})

@@ -116,9 +116,16 @@ async def callback(request: Request) -> Response:
 
 
 def _same_origin_post(request: Request, own_origin: str) -> bool:
-    """CSRF defence for our forms (they may live in a third-party iframe, where cookies are not sent)."""
+    """CSRF defence for our forms (they may live in a third-party iframe, where cookies are not sent).
+
+    Our pages send no referrer, so a browser posts their forms with `Origin: null`: Fetch Metadata
+    (Sec-Fetch-Site) says where the post came from; Origin and Referer remain for other clients.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site:
+        return site == "same-origin"
     origin = request.headers.get("origin")
-    if origin:
+    if origin and origin != "null":
         return origin == own_origin
     referer = request.headers.get("referer")
     if referer:

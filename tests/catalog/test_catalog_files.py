@@ -50,7 +50,7 @@ GOOD = {"slug": "good", "name": "Good", "categories": ["crm"], "docs": "https://
 @pytest.mark.parametrize(
     ("change", "field", "why"),
     [
-        ({"auth": {"kind": "oauth2", "authorize_url": "http://evil.example/a", "token_url": "https://x.example/t"}}, "auth", "not valid"),
+        ({"auth": {"kind": "oauth2", "authorize_url": "http://evil.example/a", "token_url": "https://x.example/t"}}, "auth.authorize_url", "does not match"),
         ({"scopes": {"crm_everything": []}}, "scopes.crm_everything", "not a unified scope"),
         ({"slug": "other"}, "slug", "must match the file name"),
         ({"categories": []}, "categories", "should be non-empty"),

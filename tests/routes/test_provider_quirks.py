@@ -119,3 +119,20 @@ async def test_a_failed_metadata_lookup_writes_no_connection(quirky):
     done = await quirky.client.get(await begin(quirky, "badlookup"))
     assert query_of(done.headers["location"])["error"] == "provider_error"
     assert await rows(quirky) == 0
+
+
+async def test_credentials_form_post_is_judged_by_fetch_metadata_when_present(lk, workspace):
+    """Browsers post our no-referrer pages' forms with Origin: null; Sec-Fetch-Site tells the truth."""
+    from tests.routes.test_sandbox_flow import start_link
+
+    ctx = await start_link(lk, workspace, slug="stripe", integrations="stripe")
+    page = await lk.client.get(f"/auth/stripe/start?ctx={ctx}")
+    import re as _re
+    from html import unescape as _unescape
+
+    token = _unescape(_re.search(r'name="form_token" value="([^"]+)"', page.text).group(1))
+    form = {"form_token": token, "api_key": "sk_test_" + "a" * 24}
+    cross = await lk.client.post("/auth/stripe/credentials", data=form, headers={"Origin": "null", "Sec-Fetch-Site": "cross-site"})
+    assert cross.status_code == 403
+    same = await lk.client.post("/auth/stripe/credentials", data=form, headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"})
+    assert same.status_code == 303
