@@ -14,6 +14,7 @@ cat <<MSG
     picker (sandbox demo): $LATCHKEY_BASE_URL/picker?workspace=ws_demo&env=sandbox&external_xref=demo-user&mode=redirect
     REST API:              $LATCHKEY_BASE_URL/api/v1/openapi.json   (sandbox key in var/demo-keys.json)
     example host page:     http://localhost:$EXAMPLE_PORT/   (a second origin, embedding the widget)
+    more examples:         examples/README.md   (React, Vue, a redirect-mode host app, the custom flow)
 
 MSG
 "$BIN/latchkey" serve --host "$HOST" --port "$PORT"

@@ -1,0 +1,12 @@
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+  plugins: [react()],
+  // @latchkey/* are linked from widget/packages: resolve their imports from this app, so there is
+  // one React (hooks break with two) and no need for widget/node_modules.
+  resolve: { dedupe: ['react', 'react-dom', '@latchkey/core'] },
+  // The demo workspace (make run) allows http://localhost:5173 as an origin and redirect prefix.
+  server: { host: 'localhost', port: 5173, strictPort: true },
+  preview: { host: 'localhost', port: 5173, strictPort: true },
+});
