@@ -10,14 +10,14 @@ PORT ?= 8000
 EXAMPLE_PORT ?= 8001
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test bench setup widget chromium postgres test-sqlite test-postgres test-widget clean
+.PHONY: run test bench setup widget chromium browser-deps postgres test-sqlite test-postgres test-widget clean
 
 run: setup ## set up, migrate, seed the sandbox demo and start the service
 	$(BIN)/latchkey migrate
 	$(BIN)/latchkey seed-demo
 	@scripts/run-demo.sh $(BIN) $(HOST) $(PORT) $(EXAMPLE_PORT)
 
-test: setup chromium ## every test: Python on SQLite, Python on Postgres, the widget's unit tests
+test: setup chromium browser-deps ## every test: Python on SQLite, Python on Postgres, the widget's unit tests
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory test-widget
@@ -61,6 +61,10 @@ $(EMBED): $(WIDGET_STAMP) $(shell find widget/packages -path '*/node_modules' -p
 
 chromium: ## Debian's Chromium for the browser tests (Playwright drives it; no browser download)
 	@scripts/ensure-apt-package.sh chromium
+	@fc-list :lang=ja 2>/dev/null | grep -q . || scripts/ensure-apt-package.sh fonts-ipafont-gothic no-such-command || true
+
+browser-deps: ## axe-core for the browser tests' accessibility checks (from the npm registry, no CDN)
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 
 postgres:
 	@scripts/ensure-postgres.sh

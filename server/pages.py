@@ -1,4 +1,4 @@
-"""Jinja2 setup (autoescaping on, explicitly) and the security headers of our HTML pages."""
+"""Jinja2 setup (autoescaping on, explicitly, and the message catalogs) and the security headers of our HTML pages."""
 
 from __future__ import annotations
 
@@ -11,16 +11,27 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from server.i18n import LOCALE_DIR, MessageCatalogs, message_catalogs, negotiate
 
-def make_templates(directory: Path) -> Jinja2Templates:
+
+class Pages(Jinja2Templates):
+    """The templates and the message catalogs they are rendered with."""
+
+    def __init__(self, env: jinja2.Environment, catalogs: MessageCatalogs) -> None:
+        super().__init__(env=env)
+        self.catalogs = catalogs
+
+
+def make_templates(directory: Path, locales: Path = LOCALE_DIR) -> Pages:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(directory)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "xml"), default=True),
         extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
     )
+    # English by default; render() puts the request's language's gettext / ngettext in each context.
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    return Jinja2Templates(env=env)
+    return Pages(env, message_catalogs(locales))
 
 
 def content_security_policy(frame_ancestors: Iterable[str] = ()) -> str:
@@ -39,10 +50,13 @@ def render(
     status: int = 200,
     frame_ancestors: Iterable[str] = (),
 ) -> HTMLResponse:
-    templates: Jinja2Templates = request.app.state.templates
+    """Render a page in the context's `lang`, or else the browser's Accept-Language."""
+    templates: Pages = request.app.state.templates
     context.setdefault("theme", "auto")
     context.setdefault("accent", None)
-    context.setdefault("lang", "en")
+    lang = context.get("lang") or negotiate(request.headers.get("accept-language"))
+    context["lang"] = lang
+    context.update(templates.catalogs.template_callables(lang))
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers["Content-Security-Policy"] = content_security_policy(frame_ancestors)
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -55,7 +55,8 @@ async def start(request: Request) -> Response:
             return render(
                 request, "credentials.html",
                 {"integration": integration, "form_token": token, "errors": {}, "values": {}, "error_code": None,
-                 "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang},
+                 "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang,
+                 "mode": ctx.mode, "host_origin": ctx.origin or "", "nonce": ctx.nonce},
                 frame_ancestors=await _frame_ancestors(request, ctx),
             )
         if not integration.is_redirect:
@@ -67,7 +68,8 @@ async def start(request: Request) -> Response:
             return render(
                 request, "variables.html",
                 {"integration": integration, "ctx_token": request.query_params["ctx"], "variables": integration.variables,
-                 "values": supplied, "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang},
+                 "values": supplied, "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang,
+                 "mode": ctx.mode, "host_origin": ctx.origin or "", "nonce": ctx.nonce},
             )
         if ctx.channel_hash:
             await result_store.mark_started(services.db, ctx.channel_hash, ctx.origin)
@@ -82,7 +84,8 @@ async def start(request: Request) -> Response:
                 return render(
                     request, "variables.html",
                     {"integration": integration, "ctx_token": request.query_params["ctx"], "variables": integration.variables,
-                     "values": supplied, "error_message": exc.message, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang},
+                     "values": supplied, "error_message": exc.message, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang,
+                 "mode": ctx.mode, "host_origin": ctx.origin or "", "nonce": ctx.nonce},
                     status=400,
                 )
             raise
@@ -144,7 +147,8 @@ async def submit_credentials(request: Request) -> Response:
     state = credentials.read_form_state(services, integration, submitted.pop("form_token", None))
     ctx = state.ctx
     context = {"integration": integration, "form_token": state.token, "values": {f.name: submitted.get(f.name, "") for f in integration.fields if not f.secret},
-               "errors": {}, "error_code": None, "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang}
+               "errors": {}, "error_code": None, "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang,
+                 "mode": ctx.mode, "host_origin": ctx.origin or "", "nonce": ctx.nonce}
     ancestors = await _frame_ancestors(request, ctx)
     try:
         connection_id = await credentials.submit(services, integration, state, submitted)

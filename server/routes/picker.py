@@ -12,6 +12,7 @@ from server.flow.context import FlowContext
 from server.flow.opening import context_from_picker_params
 from server.flow.scopes import unsupported_scopes
 from server.flow.signing import SALT_CONTEXT
+from server.i18n import negotiate, requested_lang
 from server.pages import render
 from server.routes.common import services_of
 from server.services import Services
@@ -40,6 +41,9 @@ async def offered_integrations(services: Services, ctx: FlowContext) -> list[Int
 async def picker(request: Request) -> Response:
     services = services_of(request)
     ctx = await context_from_picker_params(services, request.query_params)
+    # Without a usable `lang`, the browser's languages decide; the pages after the picker follow.
+    lang = requested_lang(request.query_params.get("lang")) or negotiate(request.headers.get("accept-language"))
+    ctx = ctx.with_(lang=lang)
     env = await get_environment(services.db, ctx.workspace_id, ctx.environment)
     integrations = await offered_integrations(services, ctx)
     ctx_token = services.signer.sign(SALT_CONTEXT, ctx.to_dict())
@@ -55,6 +59,7 @@ async def picker(request: Request) -> Response:
             "environment": env,
             "host_origin": ctx.origin or "",
             "own_origin": services.settings.origin,
+            "base_url": services.settings.base_url,
             "theme": ctx.theme,
             "accent": ctx.accent,
             "lang": ctx.lang,

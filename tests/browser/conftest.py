@@ -114,8 +114,10 @@ def demo(tmp_path_factory) -> Demo:
     live.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: Playwright's sync API keeps an event loop running while it is started, which
+    # would break every async test collected after tests/browser/ if it lived for the session.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
