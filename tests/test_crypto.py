@@ -11,6 +11,13 @@ import pytest
 from server.crypto import Sealer, constant_time_equal, derive_key, hash_api_key, new_api_key, random_id
 from server.errors import LatchkeyError
 
+
+@pytest.fixture
+def _database():
+    """No database in this module: skip the fresh Postgres database conftest makes for each test."""
+    yield
+
+
 OLD = "the-old-secret-key-0123456789abcdef-0123"
 NEW = "the-new-secret-key-0123456789abcdef-4567"
 AAD = '["connection","ws_a","sandbox","hubspot","user-1"]'

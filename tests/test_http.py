@@ -13,6 +13,13 @@ from server.errors import ProviderError, ProviderUnavailable
 from server.http import OutboundHTTP
 from tests.harness import free_port
 
+
+@pytest.fixture
+def _database():
+    """No database in this module: skip the fresh Postgres database conftest makes for each test."""
+    yield
+
+
 MAX_BYTES = 100_000
 
 

@@ -32,15 +32,18 @@ async def list_integrations(request: Request) -> Response:
             continue
         missing = unsupported_scopes(integration, scopes)
         activation = activated.get(integration.slug)
+        not_enabled = [s for s in scopes if activation and activation.scopes and s not in activation.scopes]
         items.append(
             {
                 **integration.summary(),
                 "active": activation is not None,
                 "activation": activation.as_json() if activation else None,
                 "redirect_uri": services.callback_url(integration.slug) if integration.is_redirect else None,
-                "available": activation is not None and not missing,
+                "available": activation is not None and not missing and not not_enabled,
                 "unavailable_reason": (
-                    f"cannot grant {', '.join(missing)}" if missing else (None if activation else "not activated")
+                    f"cannot grant {', '.join(missing)}" if missing
+                    else f"{', '.join(not_enabled)} not enabled by the activation" if not_enabled
+                    else (None if activation else "not activated")
                 ),
             }
         )

@@ -20,7 +20,7 @@ async def read_json(request: Request) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidRequest("The request body is not valid JSON.") from exc
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.")

@@ -25,7 +25,7 @@ class FlowContext:
     origin: str | None = None
     nonce: str | None = None
     channel_hash: str | None = None
-    lang: str = "en"
+    lang: str = ""
     theme: str = "auto"
     accent: str | None = None
     connection_id: str | None = None

@@ -69,7 +69,7 @@ def display_options(params: Mapping[str, Any]) -> dict[str, Any]:
     theme = params.get("theme") or "auto"
     if theme not in THEMES:
         raise InvalidRequest(f"theme must be one of {', '.join(THEMES)}.")
-    lang = (params.get("lang") or "en").split("-")[0].lower()
+    lang = (params.get("lang") or "").split("-")[0].lower()
     accent = params.get("accent") or None
     if accent and not _ACCENT.match(accent.lstrip("#")):
         raise InvalidRequest("accent must be a colour like 4f46e5.")
@@ -85,7 +85,7 @@ def display_options(params: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "mode": mode,
         "theme": theme,
-        "lang": lang if lang in LANGS else "en",
+        "lang": lang if lang in LANGS else "",  # empty: each page follows the browser's languages
         "accent": accent.lstrip("#") if accent else None,
         "nonce": nonce,
         "channel_hash": sha256_hex(channel) if channel else None,

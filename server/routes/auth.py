@@ -172,4 +172,4 @@ async def show_result(request: Request) -> Response:
         data = services.signer.verify(SALT_RESULT, request.query_params.get("r"), 300, what="result link")
     except LatchkeyError as exc:
         return error_page(request, exc.code, exc.message, 400)
-    return result_page(request, data["m"], data.get("o"), data.get("mode", "popup"), theme=data.get("t", "auto"), lang=data.get("l", "en"))
+    return result_page(request, data["m"], data.get("o"), data.get("mode", "popup"), theme=data.get("t", "auto"), lang=data.get("l", ""))

@@ -42,7 +42,7 @@ async def deliver(request: Request, outcome: Outcome, *, after_post: bool = Fals
     return result_page(request, payload, origin, ctx.mode, theme=ctx.theme, lang=ctx.lang)
 
 
-def result_page(request: Request, payload: dict, origin: str | None, mode: str, *, theme: str = "auto", lang: str = "en") -> Response:
+def result_page(request: Request, payload: dict, origin: str | None, mode: str, *, theme: str = "auto", lang: str = "") -> Response:
     services = services_of(request)
     ok = payload["type"] == "connection.created"
     return render(

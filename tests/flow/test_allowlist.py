@@ -6,6 +6,13 @@ import pytest
 
 from server.flow.allowlist import normalise_origin, origin_allowed, url_allowed, valid_allowlist_entry
 
+
+@pytest.fixture
+def _database():
+    """No database in this module: skip the fresh Postgres database conftest makes for each test."""
+    yield
+
+
 ALLOWED = ("http://host.test/connected", "https://host.test/cb/")
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from server.flow.pkce import new_verifier, s256_challenge
+
+
+@pytest.fixture
+def _database():
+    """No database in this module: skip the fresh Postgres database conftest makes for each test."""
+    yield
+
 
 # RFC 7636 §4.1: code-verifier = 43*128unreserved, unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
 UNRESERVED = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")

@@ -10,6 +10,13 @@ from itsdangerous import TimestampSigner
 from server.errors import InvalidRequest, UntrustedFlowError
 from server.flow.signing import SALT_CONTEXT, SALT_RESULT, SALT_SESSION, SALT_STATE, Signer
 
+
+@pytest.fixture
+def _database():
+    """No database in this module: skip the fresh Postgres database conftest makes for each test."""
+    yield
+
+
 SECRET = "signing-test-secret-0123456789abcdef-xyz"
 SIGNER = Signer(SECRET)
 SALTS = (SALT_CONTEXT, SALT_STATE, SALT_SESSION, SALT_RESULT)

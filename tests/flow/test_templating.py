@@ -9,6 +9,13 @@ from server.catalog.models import Variable
 from server.errors import FlowError
 from server.flow.templating import check_variable, placeholders, render_url
 
+
+@pytest.fixture
+def _database():
+    """No database in this module: skip the fresh Postgres database conftest makes for each test."""
+    yield
+
+
 SHOPIFY = load_catalog().get("shopify")
 SHOP = SHOPIFY.oauth2.variables[0]
 AUTHORIZE = SHOPIFY.oauth2.authorize_url

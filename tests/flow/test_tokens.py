@@ -14,6 +14,13 @@ from server.errors import ProviderError, ProviderUnavailable
 from server.flow.tokens import dig, normalise, token_request
 from server.http import OutboundHTTP, ProviderResponse
 
+
+@pytest.fixture
+def _database():
+    """No database in this module: skip the fresh Postgres database conftest makes for each test."""
+    yield
+
+
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
 DEFAULT = TokenResponseSpec()
 SLACK = TokenResponseSpec(access_token="authed_user.access_token", error_flag="ok", scope="authed_user.scope", scope_separator=",")
