@@ -15,11 +15,13 @@ from starlette.staticfiles import StaticFiles
 from server.api.routes import routes as api_routes
 from server.catalog.loader import load_catalog
 from server.crypto import Sealer
+from server.dashboard.routes import dashboard_routes
 from server.db.database import close_database, open_database
 from server.db.migrations import migrate
 from server.error_responses import EXCEPTION_HANDLERS
 from server.flow.signing import Signer
 from server.http import OutboundHTTP
+from server.lifecycle.tasks import BackgroundTasks
 from server.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from server.pages import make_templates
 from server.routes import auth, picker, sandbox, static, widget
@@ -48,10 +50,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings=settings, db=database, sealer=Sealer(settings.secret_key, settings.old_secret_keys),
             signer=Signer(settings.secret_key, settings.old_secret_keys), catalog=catalog, http=http,
         )
+        background = app.state.background = BackgroundTasks(app.state.services)
+        if settings.background_tasks:
+            background.start()  # token refresh ahead of expiry, webhook deliveries
         logger.info("Latchkey ready on %s with %d integrations", settings.base_url, len(catalog))
         try:
             yield
         finally:
+            await background.stop()
             await http.aclose()
             await close_database(database)
 
@@ -71,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/sandbox/oauth/token", sandbox.token, methods=["POST"]),
         Route("/sandbox/.well-known/oauth-authorization-server", sandbox.metadata, methods=["GET"]),
         *api_routes,
+        *dashboard_routes,
         Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
     ]
     app = Starlette(

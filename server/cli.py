@@ -1,4 +1,4 @@
-"""The `latchkey` command: serve, migrate, workspace, key, catalog, webhook, seed-demo."""
+"""The `latchkey` command: serve, migrate, workspace, member, key, catalog, webhook, seed-demo."""
 
 from __future__ import annotations
 
@@ -66,6 +66,10 @@ def _check_allowlists(origins: list[str], urls: list[str]) -> None:
 
 
 def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:
+    if args.member_email:
+        from server.db.members import normalise_email
+
+        normalise_email(args.member_email)  # a bad address stops here, before the workspace exists
     _check_allowlists(args.origin or [], args.redirect_url or [])
     async def work(db):
         return await workspace_store.create_workspace(
@@ -76,6 +80,37 @@ def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:
     print(f"workspace {created.id} ({created.name})")
     for env, key in created.api_keys.items():
         print(f"  {env:<10} secret key: {key}   (shown once)")
+    if args.member_email:
+        _add_member(settings, created.id, args.member_email, None)
+    return 0
+
+
+def _add_member(settings: Settings, workspace_id: str, email: str, password: str | None) -> None:
+    """A dashboard member; without `password`, one is generated and printed once."""
+    from server.dashboard import passwords
+    from server.db import members as member_store
+
+    generated = password is None
+    password = passwords.generate_password() if password is None else password
+    password_hash = passwords.hash_password(password)
+    member = _run_db(settings, lambda db: member_store.create_member(db, workspace_id, email, password_hash))
+    print(f"member {member.email} of workspace {member.workspace_id} ({member.workspace_name})")
+    print(f"  dashboard: {settings.base_url}/dashboard")
+    if generated:
+        print(f"  password: {password}   (shown once)")
+
+
+def cmd_member_add(args: argparse.Namespace, settings: Settings) -> int:
+    from server.dashboard import passwords
+    from server.db import members as member_store
+
+    member_store.normalise_email(args.email)
+    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
+    problem = passwords.check_new_password(password) if password is not None else None
+    if problem:
+        print(f"latchkey: the password is too weak: {problem}", file=sys.stderr)
+        return 2
+    _add_member(settings, args.workspace, args.email, password)
     return 0
 
 
@@ -118,7 +153,8 @@ def cmd_reseal(args: argparse.Namespace, settings: Settings) -> int:
 
     sealer = Sealer(settings.secret_key, settings.old_secret_keys)
     counts = _run_db(settings, lambda db: reseal_all(db, sealer))
-    print(f"resealed {counts['connections']} connection(s) and {counts['activations']} activation secret(s) with the current key")
+    print(f"resealed {counts['connections']} connection(s), {counts['activations']} activation secret(s) and "
+          f"{counts['webhooks']} webhook secret(s) with the current key")
     return 0
 
 
@@ -190,19 +226,44 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
         for slug in ("sandbox", "hubspot", "salesforce", "slack", "github", "stripe", "zendesk", "shopify"):
             if catalog.get(slug):
                 await activation_store.activate(db, sealer, DEMO_WORKSPACE, "sandbox", slug, client_id=None, client_secret=None, scopes=[])
-        return keys
+        password = await _demo_member(db, saved.get(DEMO_PASSWORD_FIELD))
+        return keys, password
 
-    keys = _run_db(settings, work)
     key_file = Path(settings.database_url.split("///", 1)[-1]).parent / "demo-keys.json" if settings.is_sqlite else None
-    if keys and key_file:
-        key_file.write_text(json.dumps(keys, indent=2))
+    saved = json.loads(key_file.read_text()) if key_file and key_file.exists() else {}
+    keys, password = _run_db(settings, work)
+    if key_file and (keys or password != saved.get(DEMO_PASSWORD_FIELD)):
+        key_file.write_text(json.dumps({**saved, **keys, DEMO_PASSWORD_FIELD: password}, indent=2))
         key_file.chmod(0o600)
     print(f"demo workspace: {DEMO_WORKSPACE} (sandbox, public mode on)")
     if keys:
         print(f"  sandbox secret key: {keys['sandbox']}   (also in {key_file})")
     elif key_file and key_file.exists():
         print(f"  secret keys: see {key_file}")
+    print(f"  dashboard: {settings.base_url}/dashboard")
+    print(f"    email:    {DEMO_MEMBER}")
+    print(f"    password: {password}" + (f"   (also in {key_file})" if key_file else ""))
     return 0
+
+
+DEMO_MEMBER = "demo@latchkey.localhost"
+DEMO_PASSWORD_FIELD = "dashboard_password"
+
+
+async def _demo_member(db: Any, remembered: str | None) -> str:
+    """The demo's dashboard member: the remembered password if it still signs in, else a new one."""
+    from server.dashboard import passwords
+    from server.db import members as member_store
+
+    record = await member_store.find_by_email(db, DEMO_MEMBER)
+    if record and remembered and passwords.verify_password(remembered, record.password_hash):
+        return remembered
+    password = passwords.generate_password()
+    if record is None:
+        await member_store.create_member(db, DEMO_WORKSPACE, DEMO_MEMBER, passwords.hash_password(password))
+    else:
+        await member_store.set_password(db, record.member.id, passwords.hash_password(password))
+    return password
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,7 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--origin", action="append", help="allowed host origin (repeatable)")
     create.add_argument("--redirect-url", action="append", help="allowed success/failure URL (repeatable)")
     create.set_defaults(func=cmd_workspace_create)
+    create.add_argument("--member-email", help="also add a dashboard member (prints a generated password once)")
     ws.add_parser("list", help="list workspaces").set_defaults(func=cmd_workspace_list)
+
+    members = sub.add_parser("member", help="dashboard members").add_subparsers(dest="member_command", required=True)
+    member_add = members.add_parser("add", help="add a dashboard member to a workspace (prints a generated password once)")
+    member_add.add_argument("--workspace", required=True)
+    member_add.add_argument("--email", required=True)
+    member_add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    member_add.set_defaults(func=cmd_member_add)
 
     key = sub.add_parser("key", help="manage API keys").add_subparsers(dest="key_command", required=True)
     rotate = key.add_parser("rotate", help="replace an environment's secret key")

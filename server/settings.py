@@ -32,6 +32,17 @@ class Settings:
     static_dir: Path = PROJECT_ROOT / "server" / "static"
     log_level: str = "INFO"
     max_body_bytes: int = 65_536
+    # Connection lifecycle: the background refresher and the health rules.
+    background_tasks: bool = True
+    refresh_ahead: int = 600
+    refresh_rate: int = 60
+    refresh_poll_interval: float = 15.0
+    refresh_failure_grace: int = 86_400
+    # Webhooks: delivery deadline, retry schedule (seconds after each failed attempt), SSRF rule.
+    webhook_timeout: float = 10.0
+    webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_poll_interval: float = 1.0
+    webhook_allow_loopback: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -65,10 +76,37 @@ class Settings:
             kwargs["http_timeout"] = float(env["LATCHKEY_HTTP_TIMEOUT"])
         if env.get("LATCHKEY_STATE_MAX_AGE"):
             kwargs["state_max_age"] = int(env["LATCHKEY_STATE_MAX_AGE"])
+        if env.get("LATCHKEY_BACKGROUND_TASKS"):
+            kwargs["background_tasks"] = _flag(env["LATCHKEY_BACKGROUND_TASKS"], "LATCHKEY_BACKGROUND_TASKS")
+        if env.get("LATCHKEY_REFRESH_AHEAD"):
+            kwargs["refresh_ahead"] = int(env["LATCHKEY_REFRESH_AHEAD"])
+        if env.get("LATCHKEY_REFRESH_RATE"):
+            kwargs["refresh_rate"] = int(env["LATCHKEY_REFRESH_RATE"])
+        if env.get("LATCHKEY_REFRESH_FAILURE_GRACE"):
+            kwargs["refresh_failure_grace"] = int(env["LATCHKEY_REFRESH_FAILURE_GRACE"])
+        if env.get("LATCHKEY_WEBHOOK_TIMEOUT"):
+            kwargs["webhook_timeout"] = float(env["LATCHKEY_WEBHOOK_TIMEOUT"])
+        if env.get("LATCHKEY_WEBHOOK_RETRY_SCHEDULE"):
+            kwargs["webhook_retry_schedule"] = tuple(float(v) for v in env["LATCHKEY_WEBHOOK_RETRY_SCHEDULE"].split(",") if v.strip())
+        if env.get("LATCHKEY_WEBHOOK_ALLOW_LOOPBACK"):
+            kwargs["webhook_allow_loopback"] = _flag(env["LATCHKEY_WEBHOOK_ALLOW_LOOPBACK"], "LATCHKEY_WEBHOOK_ALLOW_LOOPBACK")
         settings = cls(**kwargs)
         if len(settings.secret_key) < 32:
             raise ValueError("LATCHKEY_SECRET_KEY must be at least 32 characters")
+        if settings.refresh_rate < 1:
+            raise ValueError("LATCHKEY_REFRESH_RATE must be at least 1 (refreshes per minute)")
+        if any(delay < 0 for delay in settings.webhook_retry_schedule):
+            raise ValueError("LATCHKEY_WEBHOOK_RETRY_SCHEDULE must list non-negative seconds")
         return settings
+
+
+def _flag(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be on or off, not {value!r}")
 
 
 def _local_secret(var_dir: Path) -> str:

@@ -1,5 +1,5 @@
-"""Connections through the REST API: list, get (optionally with credentials), delete, and
-sandbox test connections."""
+"""Connections through the REST API: list, get (optionally with credentials valid now), health
+check, delete, and sandbox test connections."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from server.db.clock import utcnow
 from server.errors import Forbidden, InvalidRequest, NotFound
 from server.flow.opening import check_external_xref
 from server.flow.scopes import parse_scope_list, provider_scopes_for
+from server.lifecycle import refresh
 from server.routes.common import services_of
 
 
@@ -45,8 +46,19 @@ async def get_connection(request: Request) -> Response:
     if include - {"credentials"}:
         raise InvalidRequest("include accepts only 'credentials'.")
     if "credentials" in include:
-        body["credentials"] = await connection_store.read_credentials(services.db, services.sealer, connection)
+        connection, credentials = await refresh.credentials_valid_now(services, connection)
+        body = connection.as_json()
+        body["credentials"] = credentials
     return JSONResponse({"data": body}, headers={"Cache-Control": "no-store"})
+
+
+async def check_connection(request: Request) -> Response:
+    """A health check now: refresh the tokens if they can be refreshed, report the status either way."""
+    env = await authenticate(request)
+    services = services_of(request)
+    connection = await connection_store.get_connection(services.db, env.workspace_id, env.name, request.path_params["id"])
+    attempt = await refresh.check(services, connection)
+    return JSONResponse({"data": attempt.connection.as_json(), "check": attempt.as_json()}, headers={"Cache-Control": "no-store"})
 
 
 async def delete_connection(request: Request) -> Response:

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server.catalog.scopes import UNIFIED_SCOPES
+from server.db.webhooks import EVENT_TYPES
 
 
 def _ref(name: str) -> dict:
@@ -50,6 +51,7 @@ def document(base_url: str) -> dict:
                 "metadata": {"type": "object"}, "expires_at": {"type": ["string", "null"], "format": "date-time"},
                 "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
                 "authorized_at": {"type": "string", "format": "date-time"},
+                "status_changed_at": {"type": ["string", "null"], "format": "date-time"},
                 "credentials": {"type": "object", "description": "only with ?include=credentials"},
             },
         },
@@ -75,6 +77,34 @@ def document(base_url: str) -> dict:
         },
     }
     xref = {"type": "string", "minLength": 1, "maxLength": 255}
+    event_type = {"type": "string", "enum": list(EVENT_TYPES)}
+    schemas["Check"] = {
+        "type": "object",
+        "properties": {
+            "outcome": {"type": "string", "enum": ["fresh", "refreshed", "not_refreshable", "failed"]},
+            "error": {"type": ["object", "null"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+        },
+    }
+    schemas["Webhook"] = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"}, "environment": {"type": "string"}, "url": {"type": "string"},
+            "events": {"type": "array", "items": event_type}, "description": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    }
+    schemas["WebhookDelivery"] = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "description": "the webhook-id header, the same on every attempt"},
+            "endpoint_id": {"type": "string"}, "event_type": event_type,
+            "status": {"type": "string", "enum": ["pending", "delivered", "failed"]}, "attempts": {"type": "integer"},
+            "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+            "last_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+            "last_status_code": {"type": ["integer", "null"]}, "last_error": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"}, "delivered_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    }
     paths = {
         "/api/v1/environment": {
             "get": {"summary": "This key's environment", "responses": {"200": _json(_data(_ref("Environment"))), **_ERRORS}},
@@ -150,10 +180,54 @@ def document(base_url: str) -> dict:
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "get": {
                 "summary": "Get a connection",
+                "description": "With include=credentials, an access token that expires within 5 minutes is refreshed first.",
                 "parameters": [{"name": "include", "in": "query", "schema": {"type": "string", "enum": ["credentials"]}}],
-                "responses": {"200": _json(_data(_ref("Connection"))), **_ERRORS},
+                "responses": {
+                    "200": _json(_data(_ref("Connection"))),
+                    "409": _json(_ref("Error"), "connection_unhealthy: the token expired and cannot be refreshed; re-authorize"),
+                    "502": _json(_ref("Error"), "provider_error: the token expired and refreshing it failed"),
+                    "504": _json(_ref("Error"), "provider_unavailable: the token expired and the provider is unreachable"),
+                    **_ERRORS,
+                },
             },
             "delete": {"summary": "Delete a connection", "responses": {"204": {"description": "Deleted"}, **_ERRORS}},
+        },
+        "/api/v1/connections/{id}/check": {
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "post": {
+                "summary": "Health check: refresh the tokens now if they can be refreshed, report the status",
+                "responses": {"200": _json({"type": "object", "required": ["data", "check"], "properties": {
+                    "data": _ref("Connection"), "check": _ref("Check")}}), **_ERRORS},
+            },
+        },
+        "/api/v1/webhooks": {
+            "get": {"summary": "List webhook endpoints", "responses": {"200": _json(_data({"type": "array", "items": _ref("Webhook")})), **_ERRORS}},
+            "post": {
+                "summary": "Add a webhook endpoint (its signing secret is in this response only)",
+                "requestBody": _body({"type": "object", "additionalProperties": False, "required": ["url"], "properties": {
+                    "url": {"type": "string", "description": "https (http only to loopback when the server allows it)"},
+                    "events": {"type": "array", "items": event_type, "description": "default: every event type"},
+                    "description": {"type": "string", "maxLength": 200}}}),
+                "responses": {"201": _json(_data({"allOf": [_ref("Webhook"), {"type": "object", "properties": {
+                    "secret": {"type": "string", "description": "whsec_…, shown once"}}}]})), **_ERRORS},
+            },
+        },
+        "/api/v1/webhooks/{id}": {
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "delete": {"summary": "Remove a webhook endpoint and its pending deliveries", "responses": {"204": {"description": "Removed"}, **_ERRORS}},
+        },
+        "/api/v1/webhooks/{id}/deliveries": {
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": {
+                "summary": "The endpoint's delivery log, newest first",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["pending", "delivered", "failed"]}},
+                    {"name": "after", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                ],
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "data": {"type": "array", "items": _ref("WebhookDelivery")}, "next_after": {"type": ["string", "null"]}}}), **_ERRORS},
+            },
         },
     }
     return {

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from server.api import connections, environment, integrations, openapi, sessions
+from server.api import connections, environment, integrations, openapi, sessions, webhooks
 
 routes = [
     Route("/api/v1/openapi.json", openapi.openapi, methods=["GET"]),
@@ -18,4 +18,9 @@ routes = [
     Route("/api/v1/connections", connections.create_test_connection, methods=["POST"]),
     Route("/api/v1/connections/{id}", connections.get_connection, methods=["GET"]),
     Route("/api/v1/connections/{id}", connections.delete_connection, methods=["DELETE"]),
+    Route("/api/v1/connections/{id}/check", connections.check_connection, methods=["POST"]),
+    Route("/api/v1/webhooks", webhooks.list_webhooks, methods=["GET"]),
+    Route("/api/v1/webhooks", webhooks.create_webhook, methods=["POST"]),
+    Route("/api/v1/webhooks/{id}", webhooks.delete_webhook, methods=["DELETE"]),
+    Route("/api/v1/webhooks/{id}/deliveries", webhooks.list_deliveries, methods=["GET"]),
 ]

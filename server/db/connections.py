@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,6 +44,7 @@ class Connection:
     created_at: datetime
     updated_at: datetime
     authorized_at: datetime
+    status_changed_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class Connection:
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
             "authorized_at": _iso(self.authorized_at),
+            "status_changed_at": _iso(self.status_changed_at),
         }
 
 
@@ -114,6 +116,7 @@ def _row(row) -> Connection:
         created_at=as_utc(row["created_at"]),
         updated_at=as_utc(row["updated_at"]),
         authorized_at=as_utc(row["authorized_at"]),
+        status_changed_at=as_utc(row["status_changed_at"]),
     )
 
 
@@ -137,6 +140,12 @@ async def save_connection(db: Database, sealer: Sealer, new: NewConnection) -> S
         "expires_at": new.expires_at,
         "updated_at": now,
         "authorized_at": now,
+        # A fresh grant starts the refresh bookkeeping over.
+        "refreshable": bool(new.credentials.get("refresh_token")),
+        "refresh_failures": 0,
+        "refresh_failing_since": None,
+        "refresh_error": None,
+        "next_refresh_at": None,
     }
     insert_fn = postgresql.insert if db.url.dialect == "postgresql" else sqlite.insert
     stmt = insert_fn(connections).values(
@@ -146,10 +155,13 @@ async def save_connection(db: Database, sealer: Sealer, new: NewConnection) -> S
         integration=new.integration,
         external_xref=new.external_xref,
         created_at=now,
+        status_changed_at=now,
         **changing,
     )
+    status_changed_at = sa.case((connections.c.status == "healthy", connections.c.status_changed_at), else_=now)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["workspace_id", "environment", "integration", "external_xref"], set_=changing
+        index_elements=["workspace_id", "environment", "integration", "external_xref"],
+        set_={**changing, "status_changed_at": status_changed_at},
     ).returning(*_PUBLIC_COLUMNS)
     row = await db.fetch_one(stmt)
     connection = _row(row)
@@ -207,3 +219,156 @@ async def delete_connection(db: Database, workspace_id: str, environment: str, c
     connection = await get_connection(db, workspace_id, environment, connection_id)
     await db.execute(connections.delete().where(_scoped(workspace_id, environment), connections.c.id == connection_id))
     return connection
+
+
+# ---- Refresh: the lease and the bookkeeping (server/lifecycle/refresh.py drives them) ----------
+
+
+@dataclass(frozen=True)
+class RefreshState:
+    """A connection as the refresher sees it: decrypted credentials and the refresh bookkeeping."""
+
+    connection: Connection
+    credentials: dict[str, Any]
+    authorized_at_raw: Any  # as stored: compared to detect a re-authorization during a refresh
+    refreshable: bool | None
+    lock_until: datetime | None
+    attempted_at: datetime | None
+    failures: int
+    failing_since: datetime | None
+    error: str | None
+    next_refresh_at: datetime | None
+
+
+async def load_refresh_state(db: Database, sealer: Sealer, connection_id: str) -> RefreshState | None:
+    row = await db.fetch_one(sa.select(connections).where(connections.c.id == connection_id))
+    if row is None:
+        return None
+    connection = _row(row)
+    aad = credentials_aad(connection.workspace_id, connection.environment, connection.integration, connection.external_xref)
+    return RefreshState(
+        connection=connection,
+        credentials=sealer.open_json(row["credentials_enc"], aad),
+        authorized_at_raw=row["authorized_at"],
+        refreshable=None if row["refreshable"] is None else bool(row["refreshable"]),
+        lock_until=as_utc(row["refresh_lock_until"]),
+        attempted_at=as_utc(row["refresh_attempted_at"]),
+        failures=row["refresh_failures"] or 0,
+        failing_since=as_utc(row["refresh_failing_since"]),
+        error=row["refresh_error"],
+        next_refresh_at=as_utc(row["next_refresh_at"]),
+    )
+
+
+async def acquire_refresh_lease(db: Database, connection_id: str, token: str, now: datetime, until: datetime) -> bool:
+    """Take the connection's refresh lease unless another refresher holds an unexpired one.
+
+    One UPDATE … WHERE the lease is free: of any number of concurrent callers, in any number of
+    processes sharing the database, exactly one gets the row.
+    """
+    row = await db.fetch_one(
+        connections.update()
+        .where(
+            connections.c.id == connection_id,
+            sa.or_(connections.c.refresh_lock_until.is_(None), connections.c.refresh_lock_until < now),
+        )
+        .values(refresh_lock_until=until, refresh_lock_token=token)
+        .returning(connections.c.id)
+    )
+    return row is not None
+
+
+async def release_refresh_lease(db: Database, connection_id: str, token: str) -> None:
+    await db.execute(
+        connections.update()
+        .where(connections.c.id == connection_id, connections.c.refresh_lock_token == token)
+        .values(refresh_lock_until=None, refresh_lock_token=None)
+    )
+
+
+def _same_grant(state: RefreshState):
+    """The row still holds the grant the refresher read (no re-authorization in between)."""
+    return sa.and_(connections.c.id == state.connection.id, connections.c.authorized_at == state.authorized_at_raw)
+
+
+async def store_refreshed(
+    db: Database,
+    sealer: Sealer,
+    state: RefreshState,
+    credentials: dict[str, Any],
+    *,
+    expires_at: datetime | None,
+    metadata: dict[str, Any],
+    now: datetime,
+) -> Connection | None:
+    """Store a refresh's tokens — access and (rotated) refresh token in one statement.
+
+    None when the end-user re-authorized meanwhile: that grant's tokens are newer, keep them.
+    """
+    c = state.connection
+    values: dict[str, Any] = {
+        "credentials_enc": sealer.seal_json(credentials, credentials_aad(c.workspace_id, c.environment, c.integration, c.external_xref)),
+        "expires_at": expires_at,
+        "metadata": json.dumps(metadata),
+        "updated_at": now,
+        "refreshable": True,
+        "refreshed_at": now,
+        "refresh_attempted_at": now,
+        "refresh_failures": 0,
+        "refresh_failing_since": None,
+        "refresh_error": None,
+        "next_refresh_at": None,
+    }
+    if c.status != "healthy":
+        values.update(status="healthy", status_reason=None, status_changed_at=now)
+    row = await db.fetch_one(connections.update().where(_same_grant(state)).values(**values).returning(*_PUBLIC_COLUMNS))
+    return _row(row) if row else None
+
+
+async def record_refresh_failure(
+    db: Database,
+    state: RefreshState,
+    *,
+    error: str,
+    now: datetime,
+    failures: int,
+    failing_since: datetime | None,
+    next_refresh_at: datetime | None,
+    unhealthy_reason: str | None = None,
+) -> Connection | None:
+    """Note a failed refresh; with `unhealthy_reason`, also mark the connection unhealthy."""
+    values: dict[str, Any] = {
+        "refresh_attempted_at": now,
+        "refresh_failures": failures,
+        "refresh_failing_since": failing_since,
+        "refresh_error": error[:40],
+        "next_refresh_at": next_refresh_at,
+    }
+    if unhealthy_reason is not None:
+        values.update(status="unhealthy", status_reason=unhealthy_reason[:500], updated_at=now)
+        if state.connection.status != "unhealthy":
+            values["status_changed_at"] = now
+    row = await db.fetch_one(connections.update().where(_same_grant(state)).values(**values).returning(*_PUBLIC_COLUMNS))
+    return _row(row) if row else None
+
+
+async def mark_not_refreshable(db: Database, state: RefreshState) -> None:
+    await db.execute(connections.update().where(_same_grant(state)).values(refreshable=False))
+
+
+async def due_for_refresh(db: Database, *, now: datetime, ahead: timedelta, limit: int) -> list[str]:
+    """Healthy connections whose access token expires within `ahead`, soonest first, not backing off."""
+    rows = await db.fetch_all(
+        sa.select(connections.c.id)
+        .where(
+            connections.c.status == "healthy",
+            sa.or_(connections.c.refreshable.is_(None), connections.c.refreshable.is_(True)),
+            connections.c.expires_at.is_not(None),
+            connections.c.expires_at <= now + ahead,
+            sa.or_(connections.c.next_refresh_at.is_(None), connections.c.next_refresh_at <= now),
+            sa.or_(connections.c.refresh_lock_until.is_(None), connections.c.refresh_lock_until < now),
+        )
+        .order_by(connections.c.expires_at)
+        .limit(limit)
+    )
+    return [r["id"] for r in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from databases import Database
 
+from server.db import webhooks
 from server.db.clock import utcnow
 from server.db.tables import auth_events
 
@@ -21,26 +22,76 @@ async def record_event(
     error_code: str | None = None,
     detail: str | None = None,
 ) -> None:
-    await db.execute(
-        auth_events.insert().values(
-            workspace_id=workspace_id,
-            environment=environment,
-            integration=integration,
-            external_xref=external_xref,
-            connection_id=connection_id,
-            type=type,
-            error_code=error_code,
-            detail=(detail or "")[:500] or None,
-            created_at=utcnow(),
+    """Append to the audit trail; for webhook event types, also write the outbox in one transaction."""
+    now = utcnow()
+    insert = auth_events.insert().values(
+        workspace_id=workspace_id,
+        environment=environment,
+        integration=integration,
+        external_xref=external_xref,
+        connection_id=connection_id,
+        type=type,
+        error_code=error_code,
+        detail=(detail or "")[:500] or None,
+        created_at=now,
+    )
+    if type not in webhooks.EVENT_TYPES:
+        await db.execute(insert)
+        return
+    async with db.transaction():
+        await db.execute(insert)  # the write first: on SQLite it takes the write lock for the whole transaction
+        queued = await webhooks.enqueue(
+            db, workspace_id=workspace_id, environment=environment, event_type=type, now=now,
+            data=webhook_data(type, integration=integration, environment=environment, external_xref=external_xref,
+                              connection_id=connection_id, error_code=error_code, detail=detail),
         )
-    )
+    if queued:
+        webhooks.notify(db)
 
 
-async def list_events(db: Database, workspace_id: str, environment: str, limit: int = 50) -> list[dict]:
-    rows = await db.fetch_all(
-        sa.select(auth_events)
-        .where(auth_events.c.workspace_id == workspace_id, auth_events.c.environment == environment)
-        .order_by(auth_events.c.id.desc())
-        .limit(limit)
-    )
+def webhook_data(
+    type: str,
+    *,
+    integration: str,
+    environment: str,
+    external_xref: str | None,
+    connection_id: str | None,
+    error_code: str | None,
+    detail: str | None,
+) -> dict:
+    """An event's webhook `data`: identifiers and codes only — never credentials or provider text."""
+    data: dict = {"integration": integration, "environment": environment, "external_xref": external_xref}
+    if connection_id:
+        data["connection_id"] = connection_id
+    if type == "auth.failed":
+        data["error_code"] = error_code
+    if type == "connection.unhealthy":
+        data["error_code"] = error_code
+        data["status"] = "unhealthy"
+        data["status_reason"] = detail
+    return data
+
+
+async def list_events(
+    db: Database,
+    workspace_id: str,
+    environment: str,
+    limit: int = 50,
+    *,
+    connection_id: str | None = None,
+    integration: str | None = None,
+    external_xref: str | None = None,
+    types: tuple[str, ...] = (),
+) -> list[dict]:
+    """Newest first; the keyword filters narrow it (the dashboard's connection page uses them)."""
+    query = sa.select(auth_events).where(auth_events.c.workspace_id == workspace_id, auth_events.c.environment == environment)
+    if connection_id is not None:
+        query = query.where(auth_events.c.connection_id == connection_id)
+    if integration is not None:
+        query = query.where(auth_events.c.integration == integration)
+    if external_xref is not None:
+        query = query.where(auth_events.c.external_xref == external_xref)
+    if types:
+        query = query.where(auth_events.c.type.in_(types))
+    rows = await db.fetch_all(query.order_by(auth_events.c.id.desc()).limit(limit))
     return [dict(r._mapping) if hasattr(r, "_mapping") else {k: r[k] for k in r.keys()} for r in rows]

@@ -74,7 +74,17 @@ def _v2(dialect: Dialect) -> list[str]:
     return statements
 
 
-MIGRATIONS: list[tuple[int, Callable[[Dialect], list[str]]]] = [(1, _v1), (2, _v2)]
+def _v3(dialect: Dialect) -> list[str]:
+    """The dashboard: workspace members (hashed passwords, lockout), their sessions, embed settings."""
+    statements = _added_in(3, dialect)
+    for name in ("members", "dashboard_sessions", "embed_settings"):
+        table = tables.metadata.tables[name]
+        statements.append(str(CreateTable(table).compile(dialect=dialect)))
+        statements.extend(str(CreateIndex(i).compile(dialect=dialect)) for i in _indexes_as_of(table, 3))
+    return statements
+
+
+MIGRATIONS: list[tuple[int, Callable[[Dialect], list[str]]]] = [(1, _v1), (2, _v2), (3, _v3)]
 
 
 def dialect_for(database: Database) -> Dialect:

@@ -13,10 +13,11 @@ from server.crypto import Sealer
 from server.db.activations import _aad as activation_aad
 from server.db.connections import credentials_aad
 from server.db.tables import activations, connections
+from server.db.webhooks import reseal_secrets as reseal_webhook_secrets
 
 
 async def reseal_all(db: Database, sealer: Sealer) -> dict[str, int]:
-    counts = {"connections": 0, "activations": 0}
+    counts = {"connections": 0, "activations": 0, "webhooks": 0}
     for row in await db.fetch_all(sa.select(connections)):
         if sealer.needs_reseal(row["credentials_enc"]):
             aad = credentials_aad(row["workspace_id"], row["environment"], row["integration"], row["external_xref"])
@@ -38,4 +39,5 @@ async def reseal_all(db: Database, sealer: Sealer) -> dict[str, int]:
                 .values(client_secret_enc=fresh)
             )
             counts["activations"] += 1
+    counts["webhooks"] = await reseal_webhook_secrets(db, sealer)
     return counts

@@ -190,3 +190,58 @@ webhook_deliveries = sa.Table(
 sa.Index("ix_webhook_endpoints_env", webhook_endpoints.c.workspace_id, webhook_endpoints.c.environment, info=_V2)
 sa.Index("ix_webhook_deliveries_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at, info=_V2)
 sa.Index("ix_webhook_deliveries_endpoint", webhook_deliveries.c.endpoint_id, webhook_deliveries.c.created_at, info=_V2)
+
+
+# ---- Schema version 3: the dashboard (workspace members, their sessions, embed settings) --------
+
+_V3 = {"since": 3}
+
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),  # stored lower-case
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    # Lockout: consecutive wrong passwords, and the time until which sign-in is refused.
+    sa.Column("failed_sign_ins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_sign_in_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    info=_V3,
+)
+
+# A signed-in browser. The cookie carries the session ID; the row holds only its SHA-256.
+dashboard_sessions = sa.Table(
+    "dashboard_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("member_id", sa.String(40), sa.ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    info=_V3,
+)
+
+# What the dashboard's embed page configures and its snippets are built from, per environment.
+embed_settings = sa.Table(
+    "embed_settings",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), sa.ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("environment", sa.String(20), primary_key=True),
+    sa.Column("success_url", sa.Text, nullable=True),
+    sa.Column("failure_url", sa.Text, nullable=True),
+    sa.Column("scopes", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("mode", sa.String(20), nullable=False, server_default="popup"),
+    sa.Column("categories", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("integrations", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("theme", sa.String(10), nullable=False, server_default="auto"),
+    sa.Column("accent", sa.String(6), nullable=True),
+    sa.Column("lang", sa.String(5), nullable=False, server_default="en"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    info=_V3,
+)
+
+sa.Index("ix_members_workspace", members.c.workspace_id, info=_V3)
+sa.Index("ix_dashboard_sessions_member", dashboard_sessions.c.member_id, info=_V3)
+sa.Index("ix_dashboard_sessions_expires", dashboard_sessions.c.expires_at, info=_V3)

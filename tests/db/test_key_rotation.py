@@ -23,8 +23,8 @@ async def test_reseal_moves_every_secret_to_the_new_key(lk, workspace):
 
     rotated = Sealer(NEW, (SECRET,))
     assert await connection_store.read_credentials(lk.db, rotated, connection) == before  # old key still opens
-    assert await reseal_all(lk.db, rotated) == {"connections": 1, "activations": 1}
-    assert await reseal_all(lk.db, rotated) == {"connections": 0, "activations": 0}
+    assert await reseal_all(lk.db, rotated) == {"connections": 1, "activations": 1, "webhooks": 0}
+    assert await reseal_all(lk.db, rotated) == {"connections": 0, "activations": 0, "webhooks": 0}
 
     only_new = Sealer(NEW)
     assert await connection_store.read_credentials(lk.db, only_new, connection) == before

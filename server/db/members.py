@@ -1,0 +1,160 @@
+"""Workspace members (people who sign in to the dashboard), their lockout and their sessions.
+
+Passwords arrive here already hashed (server/dashboard/passwords.py); session IDs arrive hashed
+too, so neither a password nor a usable session cookie can be read from the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from databases import Database
+
+from server.crypto import random_id
+from server.db.clock import as_utc, utcnow
+from server.db.tables import dashboard_sessions, members, workspaces
+from server.errors import Conflict, InvalidRequest, NotFound
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    workspace_id: str
+    workspace_name: str
+    email: str
+    created_at: datetime
+    last_sign_in_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SignInRecord:
+    """What checking a password needs: the hash and the lockout state."""
+
+    member: Member
+    password_hash: str
+    failed_sign_ins: int
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    member: Member
+    csrf_token: str
+    expires_at: datetime
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    local, at, domain = email.partition("@")
+    if not at or not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
+        raise InvalidRequest("Enter an email address like you@example.com.", code="invalid_email")
+    return email
+
+
+def _member_query():
+    return sa.select(
+        members.c.id, members.c.workspace_id, workspaces.c.name.label("workspace_name"), members.c.email,
+        members.c.created_at, members.c.last_sign_in_at, members.c.password_hash, members.c.failed_sign_ins,
+        members.c.locked_until,
+    ).join(workspaces, workspaces.c.id == members.c.workspace_id)
+
+
+def _member(row) -> Member:
+    return Member(
+        id=row["id"], workspace_id=row["workspace_id"], workspace_name=row["workspace_name"], email=row["email"],
+        created_at=as_utc(row["created_at"]), last_sign_in_at=as_utc(row["last_sign_in_at"]),
+    )
+
+
+async def create_member(db: Database, workspace_id: str, email: str, password_hash: str) -> Member:
+    email = normalise_email(email)
+    if await db.fetch_one(sa.select(workspaces.c.id).where(workspaces.c.id == workspace_id)) is None:
+        raise NotFound(f"No workspace {workspace_id!r}.")
+    if await db.fetch_one(sa.select(members.c.id).where(members.c.email == email)) is not None:
+        raise Conflict(f"{email} is already a member (of this or another workspace).", code="member_exists")
+    member_id = random_id("mem", 9)
+    await db.execute(members.insert().values(
+        id=member_id, workspace_id=workspace_id, email=email, password_hash=password_hash, created_at=utcnow(),
+    ))
+    found = await get_member(db, member_id)
+    assert found is not None
+    return found
+
+
+async def get_member(db: Database, member_id: str) -> Member | None:
+    row = await db.fetch_one(_member_query().where(members.c.id == member_id))
+    return _member(row) if row else None
+
+
+async def find_by_email(db: Database, email: str) -> SignInRecord | None:
+    try:
+        email = normalise_email(email)
+    except InvalidRequest:
+        return None
+    row = await db.fetch_one(_member_query().where(members.c.email == email))
+    if row is None:
+        return None
+    return SignInRecord(member=_member(row), password_hash=row["password_hash"],
+                        failed_sign_ins=row["failed_sign_ins"] or 0, locked_until=as_utc(row["locked_until"]))
+
+
+async def list_members(db: Database, workspace_id: str) -> list[Member]:
+    rows = await db.fetch_all(_member_query().where(members.c.workspace_id == workspace_id).order_by(members.c.created_at))
+    return [_member(r) for r in rows]
+
+
+async def set_password(db: Database, member_id: str, password_hash: str) -> None:
+    """A new password also ends every session and any lockout."""
+    async with db.transaction():
+        await db.execute(members.update().where(members.c.id == member_id)
+                         .values(password_hash=password_hash, failed_sign_ins=0, locked_until=None))
+        await db.execute(dashboard_sessions.delete().where(dashboard_sessions.c.member_id == member_id))
+
+
+async def record_failed_sign_in(db: Database, member_id: str, *, now: datetime, max_failures: int,
+                                lock_until: datetime) -> datetime | None:
+    """Count a wrong password; at `max_failures` in a row, lock the account. Returns the lock's end, if locked.
+
+    One UPDATE … RETURNING per attempt, so concurrent wrong guesses are all counted.
+    """
+    row = await db.fetch_one(
+        members.update().where(members.c.id == member_id)
+        .values(failed_sign_ins=members.c.failed_sign_ins + 1)
+        .returning(members.c.failed_sign_ins)
+    )
+    if row is None or row["failed_sign_ins"] < max_failures:
+        return None
+    await db.execute(members.update().where(members.c.id == member_id).values(failed_sign_ins=0, locked_until=lock_until))
+    return lock_until
+
+
+async def record_sign_in(db: Database, member_id: str, *, now: datetime, password_hash: str | None = None) -> None:
+    values: dict = {"failed_sign_ins": 0, "locked_until": None, "last_sign_in_at": now}
+    if password_hash:
+        values["password_hash"] = password_hash
+    await db.execute(members.update().where(members.c.id == member_id).values(**values))
+
+
+async def create_session(db: Database, member_id: str, *, id_hash: str, csrf_token: str, expires_at: datetime) -> None:
+    now = utcnow()
+    await db.execute(dashboard_sessions.delete().where(dashboard_sessions.c.expires_at < now))
+    await db.execute(dashboard_sessions.insert().values(
+        id_hash=id_hash, member_id=member_id, csrf_token=csrf_token, created_at=now, expires_at=expires_at,
+    ))
+
+
+async def session_member(db: Database, id_hash: str, *, now: datetime) -> SessionRecord | None:
+    row = await db.fetch_one(
+        _member_query().add_columns(dashboard_sessions.c.csrf_token, dashboard_sessions.c.expires_at)
+        .join(dashboard_sessions, dashboard_sessions.c.member_id == members.c.id)
+        .where(dashboard_sessions.c.id_hash == id_hash, dashboard_sessions.c.expires_at > now)
+    )
+    if row is None:
+        return None
+    return SessionRecord(member=_member(row), csrf_token=row["csrf_token"], expires_at=as_utc(row["expires_at"]))
+
+
+async def delete_session(db: Database, id_hash: str) -> None:
+    await db.execute(dashboard_sessions.delete().where(dashboard_sessions.c.id_hash == id_hash))

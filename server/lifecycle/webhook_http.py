@@ -1,0 +1,100 @@
+"""The outbound client for webhook deliveries: built for receivers we do not control.
+
+An overall deadline per delivery, a cap on the response read, no redirects followed, no proxy
+settings from the environment — and every address a host name resolves to is checked at connect
+time, then that checked address is the one connected to (no second lookup to rebind).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from typing import Iterable
+
+import httpcore
+import httpx
+
+from server.lifecycle.urls import address_allowed
+
+_RESPONSE_CAP = 65_536
+
+
+class DeliveryFailed(Exception):
+    """The request could not be made or got no response (the message says why, without secrets)."""
+
+
+class BlockedAddress(DeliveryFailed):
+    """The receiver's host resolved to an address Latchkey refuses to send to."""
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, allow_loopback: bool) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow_loopback = allow_loopback
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise DeliveryFailed(f"Could not resolve {host!r}.") from exc
+        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+        if not addresses or not all(address_allowed(a, allow_loopback=self._allow_loopback) for a in addresses):
+            raise BlockedAddress(f"Refused: {host!r} resolves to a private, loopback or reserved address.")
+        return await self._inner.connect_tcp(str(addresses[0]), port, timeout=timeout, local_address=local_address,
+                                             socket_options=socket_options)
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Iterable | None = None) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress("Unix sockets are not webhook receivers.")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class ReceiverResponse:
+    status: int
+
+
+class WebhookHTTP:
+    def __init__(self, *, deadline: float, allow_loopback: bool) -> None:
+        self.deadline = deadline
+        transport = httpx.AsyncHTTPTransport(retries=0)
+        # httpx has no public knob for the network backend; the pool reads this when it connects.
+        transport._pool._network_backend = _GuardedBackend(allow_loopback)  # type: ignore[attr-defined]
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(deadline, connect=min(5.0, deadline)),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": "Latchkey-Webhooks/0.1"},
+        )
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> ReceiverResponse:
+        try:
+            async with asyncio.timeout(self.deadline):
+                async with self._client.stream("POST", url, content=body, headers=headers) as response:
+                    read = 0
+                    async for chunk in response.aiter_bytes():
+                        read += len(chunk)
+                        if read > _RESPONSE_CAP:
+                            break  # the status is all we need; do not read an endless body
+                    return ReceiverResponse(response.status_code)
+        except TimeoutError as exc:
+            raise DeliveryFailed(f"The receiver did not answer within {self.deadline:g} s.") from exc
+        except httpx.TimeoutException as exc:
+            raise DeliveryFailed(f"The receiver did not answer within {self.deadline:g} s.") from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"The receiver could not be reached ({exc.__class__.__name__}).") from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
