@@ -7,7 +7,11 @@ writes the connection.
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import re
+import socket
+from urllib.parse import urlsplit
 import secrets
 from dataclasses import dataclass
 
@@ -20,6 +24,7 @@ from server.flow.context import FlowContext
 from server.flow.signing import SALT_STATE
 from server.flow.templating import _HOST_SAFE, placeholders, render_url
 from server.flow.tokens import TokenSet, token_request
+from server.lifecycle.urls import address_allowed
 from server.services import Services
 
 _SANDBOX_REJECTED = ("bad", "invalid", "wrong")
@@ -133,6 +138,20 @@ def _fill(template: str, values: dict[str, str]) -> str:
     return template
 
 
+async def _refuse_private_host(url: str, *, template: str, field: str) -> None:
+    """A host the end-user typed (a WooCommerce store) must resolve to public addresses only (SSRF)."""
+    host = urlsplit(url).hostname or ""
+    template_host = urlsplit(template).hostname or ""
+    allow_loopback = template_host in ("127.0.0.1", "localhost")  # a custom integration under local development
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise FormInvalid({field: "This host could not be found."}) from exc
+    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    if not addresses or not all(address_allowed(a, allow_loopback=allow_loopback) for a in addresses):
+        raise FormInvalid({field: "This host is on a private network, which Latchkey does not contact."})
+
+
 async def _verify_request(services: Services, integration: Integration, values: dict[str, str]) -> None:
     check = integration.verify
     if check is None:
@@ -141,6 +160,8 @@ async def _verify_request(services: Services, integration: Integration, values: 
         if not _HOST_SAFE.match(values.get(name, "")):
             raise FormInvalid({name: "This value is not valid."})
     url = render_url(check.url, values)
+    if placeholders(check.url):
+        await _refuse_private_host(url, template=check.url, field=placeholders(check.url)[0])
     headers = {k: v.format(**values) for k, v in check.headers.items()}
     auth = (values.get("username", ""), values.get("password", "")) if integration.kind == "basic" else None
     response = await services.http.request(check.method, url, headers=headers, auth=auth)

@@ -228,3 +228,32 @@ async def test_a_start_link_for_another_integration_does_not_open_a_form(lk, wor
     assert answer.status_code == 302 and answer.headers["location"].startswith(FAILURE_URL)
     assert query_of(answer.headers["location"])["error"] == "integration_not_active"
     assert await lk.db.fetch_val(sa.select(sa.func.count()).select_from(flows)) == 0
+
+
+async def test_a_typed_store_host_on_a_private_network_is_never_contacted(tmp_path):
+    """SSRF: a verification request to a host the end-user types must not reach private addresses."""
+    import json as _json
+
+    from tests.harness import make_settings, new_workspace, running_app
+
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    (folder / "shopkey.json").write_text(_json.dumps({
+        "slug": "shopkey", "name": "Shop Key", "categories": ["commerce"], "docs": "https://shop.example/docs",
+        "auth": {"kind": "api_key", "fields": [{"name": "store_host", "label": "Store host"}, {"name": "api_key", "label": "Key", "secret": True}],
+                 "verify": {"url": "https://{store_host}/api/me"}},
+        "scopes": {"commerce_order_read": []},
+    }))
+    async with running_app(make_settings(tmp_path, catalog_dir=folder)) as lk:
+        ws = await new_workspace(lk.services, activate=())
+        await lk.client.put("/api/v1/integrations/shopkey", headers=ws.auth("production"), json={})
+        made = await lk.client.post("/api/v1/auth-urls", headers=ws.auth("production"), json={
+            "integration": "shopkey", "external_xref": "u", "success_url": SUCCESS_URL, "failure_url": FAILURE_URL})
+        page = await lk.client.get(made.json()["data"]["url"])
+        token = unescape(re.search(r'name="form_token" value="([^"]+)"', page.text).group(1))
+        for host in ("127.0.0.1", "10.1.2.3", "localhost"):
+            answer = await lk.client.post("/auth/shopkey/credentials", headers={"Origin": BASE_URL},
+                                          data={"form_token": token, "store_host": host, "api_key": "k"})
+            assert answer.status_code == 400 and 'data-field-error="store_host"' in answer.text
+            assert "private network" in answer.text
+        assert await lk.db.fetch_val(sa.select(sa.func.count()).select_from(connections)) == 0
