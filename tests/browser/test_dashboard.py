@@ -419,7 +419,7 @@ def axe_context(browser):
 
     def make(**options):
         # axe is injected as an inline script, which our CSP (rightly) forbids: this context bypasses it.
-        context = browser.new_context(bypass_csp=True, **options)
+        context = browser.new_context(bypass_csp=True, reduced_motion="reduce", **options)  # no mid-transition colours for axe
         contexts.append(context)
         return context
 

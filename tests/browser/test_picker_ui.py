@@ -316,7 +316,7 @@ def axe_page(browser):
             pytest.fail("axe-core is missing: run `make browser-deps` (cd tests/browser && npm ci)")
         pytest.skip("axe-core is not installed: run `make browser-deps`")
     # axe is injected as an inline script, which our CSP (rightly) forbids: this context bypasses it.
-    context = browser.new_context(bypass_csp=True, viewport={"width": 480, "height": 720})
+    context = browser.new_context(bypass_csp=True, viewport={"width": 480, "height": 720}, reduced_motion="reduce")  # axe must not measure mid-transition colours
     yield context.new_page()
     context.close()
 
