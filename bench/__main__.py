@@ -152,7 +152,14 @@ def first_paint(url: str) -> None:
         for _ in range(5):
             page = browser.new_page()
             page.goto(url, wait_until="load")
-            fp = page.evaluate("() => (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || null")
+            # Paint entries arrive after the first frame: wait for them (buffered), at most 3 s.
+            fp = page.evaluate("""() => new Promise((resolve) => {
+                new PerformanceObserver((list) => {
+                    const fcp = list.getEntries().find((e) => e.name === 'first-contentful-paint');
+                    if (fcp) resolve(fcp.startTime);
+                }).observe({type: 'paint', buffered: true});
+                setTimeout(() => resolve(null), 3000);
+            })""")
             if fp:
                 times.append(fp)
             page.close()
