@@ -27,12 +27,12 @@ from authlib.oauth1.rfc5849.errors import OAuth1Error
 
 from server.catalog.models import Integration, OAuth1Spec
 from server.crypto import constant_time_equal
-from server.db import connections as connection_store
 from server.db import events
 from server.db import flows as flow_store
 from server.errors import FlowError, ProviderError, ProviderUnavailable, UntrustedFlowError
 from server.flow import authorize
 from server.flow.authorize import Outcome
+from server.flow.connect import record_failure, store_connection
 from server.flow.context import FlowContext
 from server.flow.result import FlowResult
 from server.flow.scopes import provider_scopes_for
@@ -240,10 +240,7 @@ async def complete(
         result = FlowResult(integration=integration.slug, connection_id=connection_id)
     except FlowError as exc:
         logger.info("oauth1 flow for %s failed: %s", integration.slug, exc.code)
-        await events.record_event(
-            services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
-            external_xref=ctx.external_xref, type="auth.failed", error_code=exc.code, detail=exc.message,
-        )
+        await record_failure(services, ctx, integration, exc.code, exc.message)
         result = FlowResult.failed(integration.slug, exc)
     return Outcome(ctx=ctx, result=result)
 
@@ -274,25 +271,8 @@ async def _finish(
     token = await access_token(
         services, spec, consumer_key=consumer_key, consumer_secret=consumer_secret, request=temporary, verifier=verifier,
     )
-    saved = await connection_store.save_connection(
-        services.db,
-        services.sealer,
-        connection_store.NewConnection(
-            workspace_id=ctx.workspace_id,
-            environment=ctx.environment,
-            integration=integration.slug,
-            external_xref=ctx.external_xref,
-            credentials={"type": "oauth1", "oauth_token": token.token, "oauth_token_secret": token.secret},
-            # OAuth 1.0a reports no granted scope: the grant is what was asked for.
-            scopes_requested=list(ctx.scopes),
-            scopes_granted=list(ctx.scopes),
-            provider_scopes=list(state.get("p", [])),
-            partial_grant=False,
-        ),
+    # OAuth 1.0a reports no granted scope: the grant is what was asked for.
+    return await store_connection(
+        services, ctx, integration, {"type": "oauth1", "oauth_token": token.token, "oauth_token_secret": token.secret},
+        scopes_granted=list(ctx.scopes), provider_scopes=list(state.get("p", [])),
     )
-    await events.record_event(
-        services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
-        external_xref=ctx.external_xref, connection_id=saved.connection.id,
-        type="connection.created" if saved.created else "connection.updated",
-    )
-    return saved.connection.id
