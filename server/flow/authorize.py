@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Awaitable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from server.catalog.models import Integration, OAuth2Spec
@@ -16,6 +17,7 @@ from server.db import activations as activation_store
 from server.db.activations import Activation
 from server.db import events
 from server.db import flows as flow_store
+from server.db.flows import ConsumedFlow
 from server.errors import FlowError, LatchkeyError, UntrustedFlowError
 from server.flow import pkce
 from server.flow.connect import record_failure, store_connection
@@ -202,16 +204,26 @@ async def complete(
     """Handle the provider's callback. Raises UntrustedFlowError; otherwise returns an Outcome."""
     state = verify_state(services, integration, params.get("state"), browser_secret)
     ctx = FlowContext.from_dict(state["c"])
-    consumed = await flow_store.consume_flow(services.db, services.sealer, state["n"])
+    consumed = await consume_once(services, state["n"])
+    return await settle(services, ctx, integration, _finish(services, integration, ctx, state, params, consumed.pkce_verifier))
+
+
+async def consume_once(services: Services, nonce: str) -> ConsumedFlow:
+    """Mark the flow used; a replayed or doubled callback loses here."""
+    consumed = await flow_store.consume_flow(services.db, services.sealer, nonce)
     if consumed is None:
         raise UntrustedFlowError(
             "This authorization was already completed (or abandoned). Please start again.", code="state_reused"
         )
+    return consumed
+
+
+async def settle(services: Services, ctx: FlowContext, integration: Integration, finishing: Awaitable[str]) -> Outcome:
+    """Run the rest of a trusted flow: a FlowError becomes a failure delivered to the host."""
     try:
-        connection_id = await _finish(services, integration, ctx, state, params, consumed.pkce_verifier)
-        result = FlowResult(integration=integration.slug, connection_id=connection_id)
+        result = FlowResult(integration=integration.slug, connection_id=await finishing)
     except FlowError as exc:
-        logger.info("flow for %s failed: %s", integration.slug, exc.code)
+        logger.info("%s flow for %s failed: %s", integration.kind, integration.slug, exc.code)
         await record_failure(services, ctx, integration, exc.code, exc.message)
         result = FlowResult.failed(integration.slug, exc)
     return Outcome(ctx=ctx, result=result)

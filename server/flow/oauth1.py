@@ -17,7 +17,6 @@ The sandbox simulates OAuth 1.0a integrations with its OAuth 2.0 server (see
 from __future__ import annotations
 
 import json
-import logging
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
@@ -32,15 +31,13 @@ from server.db import flows as flow_store
 from server.errors import FlowError, ProviderError, ProviderUnavailable, UntrustedFlowError
 from server.flow import authorize
 from server.flow.authorize import Outcome
-from server.flow.connect import record_failure, store_connection
+from server.flow.connect import store_connection
 from server.flow.context import FlowContext
-from server.flow.result import FlowResult
 from server.flow.scopes import provider_scopes_for
 from server.flow.signing import SALT_STATE
 from server.http import ProviderResponse
 from server.services import Services
 
-logger = logging.getLogger("latchkey.flow")
 
 KIND = "oauth1"
 _MAX_TOKEN_LENGTH = 4096
@@ -225,24 +222,13 @@ async def complete(
         return await authorize.complete(services, integration, params, browser_secret=browser_secret)
     if state.get("k") != KIND:
         raise UntrustedFlowError("This authorization's state is not valid.", code="invalid_state")
-    consumed = await flow_store.consume_flow(services.db, services.sealer, state["n"])
-    if consumed is None:
-        raise UntrustedFlowError(
-            "This authorization was already completed (or abandoned). Please start again.", code="state_reused"
-        )
+    consumed = await authorize.consume_once(services, state["n"])
     try:
         stored = json.loads(consumed.pkce_verifier or "{}")
         temporary = TokenPair(str(stored["t"]), str(stored["s"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise UntrustedFlowError("This authorization's state is not valid.", code="invalid_state") from exc
-    try:
-        connection_id = await _finish(services, integration, ctx, state, params, temporary)
-        result = FlowResult(integration=integration.slug, connection_id=connection_id)
-    except FlowError as exc:
-        logger.info("oauth1 flow for %s failed: %s", integration.slug, exc.code)
-        await record_failure(services, ctx, integration, exc.code, exc.message)
-        result = FlowResult.failed(integration.slug, exc)
-    return Outcome(ctx=ctx, result=result)
+    return await authorize.settle(services, ctx, integration, _finish(services, integration, ctx, state, params, temporary))
 
 
 async def _finish(
