@@ -6,6 +6,11 @@ settings. This pool keeps connections open, hands them out one task at a time, a
 settings every connection needs: a busy timeout (concurrent writers wait instead of failing with
 "database is locked") and synchronous=NORMAL, which is durable across application crashes in
 WAL mode.
+
+Transactions begin IMMEDIATE: a deferred transaction that reads and then writes fails at once
+with "database is locked" when another connection wrote in between (SQLite cannot wait there
+without risking a deadlock). Taking the write lock at BEGIN makes concurrent writers queue on the
+busy timeout instead.
 """
 
 from __future__ import annotations
@@ -19,15 +24,28 @@ from databases import Database
 PRAGMAS = ("PRAGMA busy_timeout = 15000", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON")
 
 
+class _ImmediateTransactions:
+    """An aiosqlite connection whose `BEGIN` (issued by `databases`) is `BEGIN IMMEDIATE`."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, *args: Any, **kwargs: Any):
+        return self._connection.execute("BEGIN IMMEDIATE" if sql == "BEGIN" else sql, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
 class ReusingSQLitePool:
     def __init__(self, path: str, max_size: int = 8, **options: Any) -> None:
         self._path = path
         self._options = options
-        self._idle: list[aiosqlite.Connection] = []
+        self._idle: list[_ImmediateTransactions] = []
         self._slots = asyncio.Semaphore(max_size)
         self._memref = None  # read by databases' SQLiteBackend.disconnect
 
-    async def acquire(self) -> aiosqlite.Connection:
+    async def acquire(self) -> Any:
         await self._slots.acquire()
         try:
             if self._idle:
@@ -36,12 +54,12 @@ class ReusingSQLitePool:
             await connection.__aenter__()
             for pragma in PRAGMAS:
                 await connection.execute(pragma)
-            return connection
+            return _ImmediateTransactions(connection)
         except BaseException:
             self._slots.release()
             raise
 
-    async def release(self, connection: aiosqlite.Connection) -> None:
+    async def release(self, connection: Any) -> None:
         try:
             if connection.in_transaction:
                 await connection.rollback()
