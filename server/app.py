@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import httpx
 from starlette.applications import Starlette
@@ -47,8 +47,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             mounts={settings.origin: httpx.ASGITransport(app=app)},
         )
         app.state.services = Services(
-            settings=settings, db=database, sealer=Sealer(settings.secret_key, settings.old_secret_keys),
-            signer=Signer(settings.secret_key, settings.old_secret_keys), catalog=catalog, http=http,
+            settings=settings,
+            db=database,
+            sealer=Sealer(settings.secret_key, settings.old_secret_keys),
+            signer=Signer(settings.secret_key, settings.old_secret_keys),
+            catalog=catalog,
+            http=http,
         )
         background = app.state.background = BackgroundTasks(app.state.services)
         if settings.background_tasks:

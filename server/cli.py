@@ -7,8 +7,9 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from server.catalog.loader import load_catalog, validate_directory
 from server.crypto import Sealer
@@ -40,8 +41,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     app = create_app(settings)
     # Our own access log (server.middleware) redacts query strings; uvicorn's would print them.
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level=settings.log_level.lower(),
-                proxy_headers=False)
+    uvicorn.run(
+        app, host=args.host, port=args.port, access_log=False, log_level=settings.log_level.lower(), proxy_headers=False
+    )
     return 0
 
 
@@ -71,6 +73,7 @@ def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:
 
         normalise_email(args.member_email)  # a bad address stops here, before the workspace exists
     _check_allowlists(args.origin or [], args.redirect_url or [])
+
     async def work(db):
         return await workspace_store.create_workspace(
             db, args.name, allowed_origins=args.origin or [], allowed_redirect_urls=args.redirect_url or []
@@ -144,7 +147,9 @@ def cmd_catalog_list(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
-        print(f"{row['slug']:<20} {row['name']:<24} {row['auth_kind']:<26} {','.join(row['categories']):<24} {' '.join(row['unified_scopes'])}")
+        print(
+            f"{row['slug']:<20} {row['name']:<24} {row['auth_kind']:<26} {','.join(row['categories']):<24} {' '.join(row['unified_scopes'])}"
+        )
     return 0
 
 
@@ -153,8 +158,10 @@ def cmd_reseal(args: argparse.Namespace, settings: Settings) -> int:
 
     sealer = Sealer(settings.secret_key, settings.old_secret_keys)
     counts = _run_db(settings, lambda db: reseal_all(db, sealer))
-    print(f"resealed {counts['connections']} connection(s), {counts['activations']} activation secret(s) and "
-          f"{counts['webhooks']} webhook secret(s) with the current key")
+    print(
+        f"resealed {counts['connections']} connection(s), {counts['activations']} activation secret(s) and "
+        f"{counts['webhooks']} webhook secret(s) with the current key"
+    )
     return 0
 
 
@@ -168,8 +175,9 @@ def cmd_webhook_add(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(db):
         await workspace_store.get_environment(db, args.workspace, args.env)
-        return await webhook_store.create_endpoint(db, sealer, args.workspace, args.env, url=url, events=events,
-                                                   description=args.description)
+        return await webhook_store.create_endpoint(
+            db, sealer, args.workspace, args.env, url=url, events=events, description=args.description
+        )
 
     created = _run_db(settings, work)
     print(f"webhook {created.endpoint.id} -> {created.endpoint.url} ({', '.join(created.endpoint.events)})")
@@ -206,7 +214,12 @@ def cmd_catalog_table(args: argparse.Namespace, settings: Settings) -> int:
 
 DEMO_WORKSPACE = "ws_demo"
 DEMO_ORIGINS = ["http://localhost:8001", "http://127.0.0.1:8001", "http://localhost:5173"]
-DEMO_REDIRECTS = ["http://localhost:8001/", "http://127.0.0.1:8001/", "http://localhost:5173/", "http://localhost:8002/"]
+DEMO_REDIRECTS = [
+    "http://localhost:8001/",
+    "http://127.0.0.1:8001/",
+    "http://localhost:5173/",
+    "http://localhost:8002/",
+]
 
 
 def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -219,13 +232,18 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
         keys = {}
         if DEMO_WORKSPACE not in existing:
             created = await workspace_store.create_workspace(
-                db, "Demo workspace", workspace_id=DEMO_WORKSPACE, allowed_origins=DEMO_ORIGINS,
+                db,
+                "Demo workspace",
+                workspace_id=DEMO_WORKSPACE,
+                allowed_origins=DEMO_ORIGINS,
                 allowed_redirect_urls=DEMO_REDIRECTS,
             )
             keys = created.api_keys
         for slug in ("sandbox", "hubspot", "salesforce", "slack", "github", "stripe", "zendesk", "shopify"):
             if catalog.get(slug):
-                await activation_store.activate(db, sealer, DEMO_WORKSPACE, "sandbox", slug, client_id=None, client_secret=None, scopes=[])
+                await activation_store.activate(
+                    db, sealer, DEMO_WORKSPACE, "sandbox", slug, client_id=None, client_secret=None, scopes=[]
+                )
         password = await _demo_member(db, saved.get(DEMO_PASSWORD_FIELD))
         return keys, password
 
@@ -276,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
-    sub.add_parser("reseal", help="re-encrypt stored secrets with the current LATCHKEY_SECRET_KEY").set_defaults(func=cmd_reseal)
+    sub.add_parser("reseal", help="re-encrypt stored secrets with the current LATCHKEY_SECRET_KEY").set_defaults(
+        func=cmd_reseal
+    )
     sub.add_parser("seed-demo", help="create the demo workspace (idempotent)").set_defaults(func=cmd_seed_demo)
 
     ws = sub.add_parser("workspace", help="manage workspaces").add_subparsers(dest="ws_command", required=True)
@@ -289,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     ws.add_parser("list", help="list workspaces").set_defaults(func=cmd_workspace_list)
 
     members = sub.add_parser("member", help="dashboard members").add_subparsers(dest="member_command", required=True)
-    member_add = members.add_parser("add", help="add a dashboard member to a workspace (prints a generated password once)")
+    member_add = members.add_parser(
+        "add", help="add a dashboard member to a workspace (prints a generated password once)"
+    )
     member_add.add_argument("--workspace", required=True)
     member_add.add_argument("--email", required=True)
     member_add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -301,16 +323,22 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--env", choices=["sandbox", "production"], required=True)
     rotate.set_defaults(func=cmd_key_rotate)
 
-    catalog = sub.add_parser("catalog", help="the integration catalog").add_subparsers(dest="catalog_command", required=True)
+    catalog = sub.add_parser("catalog", help="the integration catalog").add_subparsers(
+        dest="catalog_command", required=True
+    )
     validate = catalog.add_parser("validate", help="validate a folder of custom integrations")
     validate.add_argument("directory")
     validate.set_defaults(func=cmd_catalog_validate)
     listing = catalog.add_parser("list", help="print the catalog")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_catalog_list)
-    catalog.add_parser("table", help="print the Markdown table of docs/integrations.md").set_defaults(func=cmd_catalog_table)
+    catalog.add_parser("table", help="print the Markdown table of docs/integrations.md").set_defaults(
+        func=cmd_catalog_table
+    )
 
-    webhook = sub.add_parser("webhook", help="webhook endpoints of an environment").add_subparsers(dest="webhook_command", required=True)
+    webhook = sub.add_parser("webhook", help="webhook endpoints of an environment").add_subparsers(
+        dest="webhook_command", required=True
+    )
     for name, helptext, func in (
         ("add", "add an endpoint (prints its signing secret once)", cmd_webhook_add),
         ("list", "list the endpoints", cmd_webhook_list),

@@ -41,7 +41,9 @@ class Sealer:
 
     def __init__(self, secret: str, old_secrets: tuple[str, ...] = ()) -> None:
         self._current = derive_key(secret, "encryption-at-rest")
-        self._keys = {_key_id(k): k for k in [self._current, *(derive_key(s, "encryption-at-rest") for s in old_secrets)]}
+        self._keys = {
+            _key_id(k): k for k in [self._current, *(derive_key(s, "encryption-at-rest") for s in old_secrets)]
+        }
 
     def seal(self, plaintext: bytes, aad: str) -> str:
         nonce = os.urandom(12)

@@ -7,8 +7,9 @@ no redirects. Requests to Latchkey's own origin (the sandbox provider) are serve
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import httpx
 

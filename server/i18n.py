@@ -9,9 +9,10 @@ keyword arguments.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po

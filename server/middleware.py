@@ -34,7 +34,7 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             access_logger.info(
-                '%s %s %d %.1fms', scope["method"], scope["path"], status, (time.perf_counter() - start) * 1000
+                "%s %s %d %.1fms", scope["method"], scope["path"], status, (time.perf_counter() - start) * 1000
             )
 
 
@@ -97,6 +97,11 @@ class _BodyTooLarge(Exception):
 
 async def _too_large(send: Send) -> None:
     body = b'{"error": {"code": "payload_too_large", "message": "The request body is too large."}}'
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

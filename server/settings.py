@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 logger = logging.getLogger("latchkey.settings")
@@ -59,7 +59,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         var_dir = Path(env.get("LATCHKEY_VAR_DIR", str(DEFAULT_VAR_DIR)))
         secret = env.get("LATCHKEY_SECRET_KEY") or _local_secret(var_dir)
@@ -87,9 +87,13 @@ class Settings:
         if env.get("LATCHKEY_WEBHOOK_TIMEOUT"):
             kwargs["webhook_timeout"] = float(env["LATCHKEY_WEBHOOK_TIMEOUT"])
         if env.get("LATCHKEY_WEBHOOK_RETRY_SCHEDULE"):
-            kwargs["webhook_retry_schedule"] = tuple(float(v) for v in env["LATCHKEY_WEBHOOK_RETRY_SCHEDULE"].split(",") if v.strip())
+            kwargs["webhook_retry_schedule"] = tuple(
+                float(v) for v in env["LATCHKEY_WEBHOOK_RETRY_SCHEDULE"].split(",") if v.strip()
+            )
         if env.get("LATCHKEY_WEBHOOK_ALLOW_LOOPBACK"):
-            kwargs["webhook_allow_loopback"] = _flag(env["LATCHKEY_WEBHOOK_ALLOW_LOOPBACK"], "LATCHKEY_WEBHOOK_ALLOW_LOOPBACK")
+            kwargs["webhook_allow_loopback"] = _flag(
+                env["LATCHKEY_WEBHOOK_ALLOW_LOOPBACK"], "LATCHKEY_WEBHOOK_ALLOW_LOOPBACK"
+            )
         settings = cls(**kwargs)
         if len(settings.secret_key) < 32:
             raise ValueError("LATCHKEY_SECRET_KEY must be at least 32 characters")

@@ -31,8 +31,11 @@ async def patch_environment(request: Request) -> Response:
         if not valid_allowlist_entry(url, kind="url"):
             raise InvalidRequest(f"{url!r} is not an absolute http(s) URL without query or fragment.")
     updated = await update_environment(
-        services_of(request).db, env.workspace_id, env.name,
+        services_of(request).db,
+        env.workspace_id,
+        env.name,
         allowed_origins=[normalise_origin(o) or o for o in origins] if origins is not None else None,
-        allowed_redirect_urls=urls, public_mode=opt_bool(data, "public_mode"),
+        allowed_redirect_urls=urls,
+        public_mode=opt_bool(data, "public_mode"),
     )
     return JSONResponse({"data": updated.as_json()})

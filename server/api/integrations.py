@@ -41,8 +41,10 @@ async def list_integrations(request: Request) -> Response:
                 "redirect_uri": services.callback_url(integration.slug) if integration.is_redirect else None,
                 "available": activation is not None and not missing and not not_enabled,
                 "unavailable_reason": (
-                    f"cannot grant {', '.join(missing)}" if missing
-                    else f"{', '.join(not_enabled)} not enabled by the activation" if not_enabled
+                    f"cannot grant {', '.join(missing)}"
+                    if missing
+                    else f"{', '.join(not_enabled)} not enabled by the activation"
+                    if not_enabled
                     else (None if activation else "not activated")
                 ),
             }
@@ -65,8 +67,14 @@ async def activate(request: Request) -> Response:
     if integration.is_redirect and not env.is_sandbox and not (client_id and client_secret):
         raise InvalidRequest(f"Activating {integration.name} in production needs client_id and client_secret.")
     activation = await activation_store.activate(
-        services.db, services.sealer, env.workspace_id, env.name, integration.slug,
-        client_id=client_id, client_secret=client_secret, scopes=list(scopes),
+        services.db,
+        services.sealer,
+        env.workspace_id,
+        env.name,
+        integration.slug,
+        client_id=client_id,
+        client_secret=client_secret,
+        scopes=list(scopes),
     )
     return JSONResponse({"data": activation.as_json()})
 

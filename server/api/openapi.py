@@ -36,20 +36,33 @@ def document(base_url: str) -> dict:
     scope = {"type": "string", "enum": sorted(UNIFIED_SCOPES)}
     schemas = {
         "Error": {
-            "type": "object", "required": ["error"],
-            "properties": {"error": {"type": "object", "required": ["code", "message"],
-                                     "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                }
+            },
         },
         "Connection": {
             "type": "object",
             "properties": {
-                "id": {"type": "string"}, "integration": {"type": "string"}, "environment": {"type": "string"},
-                "external_xref": {"type": "string"}, "status": {"type": "string", "enum": ["healthy", "unhealthy", "revoked"]},
+                "id": {"type": "string"},
+                "integration": {"type": "string"},
+                "environment": {"type": "string"},
+                "external_xref": {"type": "string"},
+                "status": {"type": "string", "enum": ["healthy", "unhealthy", "revoked"]},
                 "status_reason": {"type": ["string", "null"]},
-                "scopes_requested": {"type": "array", "items": scope}, "scopes_granted": {"type": "array", "items": scope},
-                "provider_scopes": {"type": "array", "items": {"type": "string"}}, "partial_grant": {"type": "boolean"},
-                "metadata": {"type": "object"}, "expires_at": {"type": ["string", "null"], "format": "date-time"},
-                "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
+                "scopes_requested": {"type": "array", "items": scope},
+                "scopes_granted": {"type": "array", "items": scope},
+                "provider_scopes": {"type": "array", "items": {"type": "string"}},
+                "partial_grant": {"type": "boolean"},
+                "metadata": {"type": "object"},
+                "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"},
                 "authorized_at": {"type": "string", "format": "date-time"},
                 "status_changed_at": {"type": ["string", "null"], "format": "date-time"},
                 "credentials": {"type": "object", "description": "only with ?include=credentials"},
@@ -58,19 +71,31 @@ def document(base_url: str) -> dict:
         "Integration": {
             "type": "object",
             "properties": {
-                "slug": {"type": "string"}, "name": {"type": "string"},
-                "auth_kind": {"type": "string", "enum": ["oauth2", "oauth2_client_credentials", "oauth1", "api_key", "basic"]},
-                "categories": {"type": "array", "items": {"type": "string"}}, "unified_scopes": {"type": "array", "items": scope},
-                "active": {"type": "boolean"}, "available": {"type": "boolean"}, "unavailable_reason": {"type": ["string", "null"]},
-                "redirect_uri": {"type": ["string", "null"]}, "docs": {"type": "string"}, "custom": {"type": "boolean"},
+                "slug": {"type": "string"},
+                "name": {"type": "string"},
+                "auth_kind": {
+                    "type": "string",
+                    "enum": ["oauth2", "oauth2_client_credentials", "oauth1", "api_key", "basic"],
+                },
+                "categories": {"type": "array", "items": {"type": "string"}},
+                "unified_scopes": {"type": "array", "items": scope},
+                "active": {"type": "boolean"},
+                "available": {"type": "boolean"},
+                "unavailable_reason": {"type": ["string", "null"]},
+                "redirect_uri": {"type": ["string", "null"]},
+                "docs": {"type": "string"},
+                "custom": {"type": "boolean"},
                 "activation": {"type": ["object", "null"]},
             },
         },
         "Environment": {
             "type": "object",
             "properties": {
-                "workspace_id": {"type": "string"}, "workspace_name": {"type": "string"}, "environment": {"type": "string"},
-                "api_key_prefix": {"type": "string"}, "public_mode": {"type": "boolean"},
+                "workspace_id": {"type": "string"},
+                "workspace_name": {"type": "string"},
+                "environment": {"type": "string"},
+                "api_key_prefix": {"type": "string"},
+                "public_mode": {"type": "boolean"},
                 "allowed_origins": {"type": "array", "items": {"type": "string"}},
                 "allowed_redirect_urls": {"type": "array", "items": {"type": "string"}},
             },
@@ -82,14 +107,20 @@ def document(base_url: str) -> dict:
         "type": "object",
         "properties": {
             "outcome": {"type": "string", "enum": ["fresh", "refreshed", "not_refreshable", "failed"]},
-            "error": {"type": ["object", "null"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+            "error": {
+                "type": ["object", "null"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            },
         },
     }
     schemas["Webhook"] = {
         "type": "object",
         "properties": {
-            "id": {"type": "string"}, "environment": {"type": "string"}, "url": {"type": "string"},
-            "events": {"type": "array", "items": event_type}, "description": {"type": ["string", "null"]},
+            "id": {"type": "string"},
+            "environment": {"type": "string"},
+            "url": {"type": "string"},
+            "events": {"type": "array", "items": event_type},
+            "description": {"type": ["string", "null"]},
             "created_at": {"type": "string", "format": "date-time"},
         },
     }
@@ -97,31 +128,57 @@ def document(base_url: str) -> dict:
         "type": "object",
         "properties": {
             "id": {"type": "string", "description": "the webhook-id header, the same on every attempt"},
-            "endpoint_id": {"type": "string"}, "event_type": event_type,
-            "status": {"type": "string", "enum": ["pending", "delivered", "failed"]}, "attempts": {"type": "integer"},
+            "endpoint_id": {"type": "string"},
+            "event_type": event_type,
+            "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+            "attempts": {"type": "integer"},
             "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
             "last_attempt_at": {"type": ["string", "null"], "format": "date-time"},
-            "last_status_code": {"type": ["integer", "null"]}, "last_error": {"type": ["string", "null"]},
-            "created_at": {"type": "string", "format": "date-time"}, "delivered_at": {"type": ["string", "null"], "format": "date-time"},
+            "last_status_code": {"type": ["integer", "null"]},
+            "last_error": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "delivered_at": {"type": ["string", "null"], "format": "date-time"},
         },
     }
     paths = {
         "/api/v1/environment": {
-            "get": {"summary": "This key's environment", "responses": {"200": _json(_data(_ref("Environment"))), **_ERRORS}},
+            "get": {
+                "summary": "This key's environment",
+                "responses": {"200": _json(_data(_ref("Environment"))), **_ERRORS},
+            },
             "patch": {
                 "summary": "Set allowed origins, redirect URLs and public mode",
-                "requestBody": _body({"type": "object", "additionalProperties": False, "properties": {
-                    "allowed_origins": {"type": "array", "items": {"type": "string"}},
-                    "allowed_redirect_urls": {"type": "array", "items": {"type": "string"}},
-                    "public_mode": {"type": "boolean"}}}),
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "allowed_origins": {"type": "array", "items": {"type": "string"}},
+                            "allowed_redirect_urls": {"type": "array", "items": {"type": "string"}},
+                            "public_mode": {"type": "boolean"},
+                        },
+                    }
+                ),
                 "responses": {"200": _json(_data(_ref("Environment"))), **_ERRORS},
             },
         },
-        "/api/v1/scopes": {"get": {"summary": "Unified scopes", "responses": {"200": _json(_data({"type": "array", "items": {"type": "object"}})), **_ERRORS}}},
+        "/api/v1/scopes": {
+            "get": {
+                "summary": "Unified scopes",
+                "responses": {"200": _json(_data({"type": "array", "items": {"type": "object"}})), **_ERRORS},
+            }
+        },
         "/api/v1/integrations": {
             "get": {
                 "summary": "The catalog with activation status",
-                "parameters": [{"name": "scopes", "in": "query", "schema": {"type": "string"}, "description": "comma-separated unified scopes"}],
+                "parameters": [
+                    {
+                        "name": "scopes",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "comma-separated unified scopes",
+                    }
+                ],
                 "responses": {"200": _json(_data({"type": "array", "items": _ref("Integration")})), **_ERRORS},
             }
         },
@@ -129,9 +186,17 @@ def document(base_url: str) -> dict:
             "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
             "put": {
                 "summary": "Activate (or update) an integration",
-                "requestBody": _body({"type": "object", "additionalProperties": False, "properties": {
-                    "client_id": {"type": "string"}, "client_secret": {"type": "string"},
-                    "scopes": {"type": "array", "items": scope}}}),
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "client_id": {"type": "string"},
+                            "client_secret": {"type": "string"},
+                            "scopes": {"type": "array", "items": scope},
+                        },
+                    }
+                ),
                 "responses": {"200": _json(_data({"type": "object"})), **_ERRORS},
             },
             "delete": {"summary": "Deactivate", "responses": {"204": {"description": "Deactivated"}, **_ERRORS}},
@@ -139,41 +204,113 @@ def document(base_url: str) -> dict:
         "/api/v1/connect-sessions": {
             "post": {
                 "summary": "Create a connect session token for the widget",
-                "requestBody": _body({"type": "object", "additionalProperties": False, "required": ["external_xref"], "properties": {
-                    "external_xref": xref, "integrations": {"type": "array", "items": {"type": "string"}},
-                    "scopes": {"type": "array", "items": scope}, "categories": {"type": "array", "items": {"type": "string"}},
-                    "success_url": {"type": "string"}, "failure_url": {"type": "string"}, "origin": {"type": "string"},
-                    "state": {"type": "string", "maxLength": 512}, "connection_id": {"type": "string"}}}),
-                "responses": {"201": _json(_data({"type": "object", "properties": {
-                    "token": {"type": "string"}, "expires_at": {"type": "string"}, "url": {"type": "string"}}})), **_ERRORS},
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["external_xref"],
+                        "properties": {
+                            "external_xref": xref,
+                            "integrations": {"type": "array", "items": {"type": "string"}},
+                            "scopes": {"type": "array", "items": scope},
+                            "categories": {"type": "array", "items": {"type": "string"}},
+                            "success_url": {"type": "string"},
+                            "failure_url": {"type": "string"},
+                            "origin": {"type": "string"},
+                            "state": {"type": "string", "maxLength": 512},
+                            "connection_id": {"type": "string"},
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": _json(
+                        _data(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "token": {"type": "string"},
+                                    "expires_at": {"type": "string"},
+                                    "url": {"type": "string"},
+                                },
+                            }
+                        )
+                    ),
+                    **_ERRORS,
+                },
             }
         },
         "/api/v1/auth-urls": {
             "post": {
                 "summary": "Create an authorization URL for one integration (custom flow)",
-                "requestBody": _body({"type": "object", "additionalProperties": False,
-                                      "required": ["integration", "external_xref", "success_url", "failure_url"], "properties": {
-                    "integration": {"type": "string"}, "external_xref": xref, "scopes": {"type": "array", "items": scope},
-                    "success_url": {"type": "string"}, "failure_url": {"type": "string"}, "state": {"type": "string", "maxLength": 512}}}),
-                "responses": {"201": _json(_data({"type": "object", "properties": {"url": {"type": "string"}, "expires_at": {"type": "string"}}})), **_ERRORS},
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["integration", "external_xref", "success_url", "failure_url"],
+                        "properties": {
+                            "integration": {"type": "string"},
+                            "external_xref": xref,
+                            "scopes": {"type": "array", "items": scope},
+                            "success_url": {"type": "string"},
+                            "failure_url": {"type": "string"},
+                            "state": {"type": "string", "maxLength": 512},
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": _json(
+                        _data(
+                            {
+                                "type": "object",
+                                "properties": {"url": {"type": "string"}, "expires_at": {"type": "string"}},
+                            }
+                        )
+                    ),
+                    **_ERRORS,
+                },
             }
         },
         "/api/v1/connections": {
             "get": {
                 "summary": "List connections",
                 "parameters": [
-                    {"name": n, "in": "query", "schema": {"type": "string"}} for n in ("integration", "external_xref", "status", "after")
-                ] + [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
-                "responses": {"200": _json({"type": "object", "properties": {
-                    "data": {"type": "array", "items": _ref("Connection")}, "next_after": {"type": ["string", "null"]}}}), **_ERRORS},
+                    {"name": n, "in": "query", "schema": {"type": "string"}}
+                    for n in ("integration", "external_xref", "status", "after")
+                ]
+                + [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "data": {"type": "array", "items": _ref("Connection")},
+                                "next_after": {"type": ["string", "null"]},
+                            },
+                        }
+                    ),
+                    **_ERRORS,
+                },
             },
             "post": {
                 "summary": "Create a sandbox test connection",
-                "requestBody": _body({"type": "object", "additionalProperties": False, "required": ["integration", "external_xref"],
-                                      "properties": {"integration": {"type": "string"}, "external_xref": xref,
-                                                     "scopes": {"type": "array", "items": scope}}}),
-                "responses": {"201": _json(_data(_ref("Connection"))), "200": _json(_data(_ref("Connection"))),
-                              "403": _json(_ref("Error"), "Not the sandbox"), **_ERRORS},
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["integration", "external_xref"],
+                        "properties": {
+                            "integration": {"type": "string"},
+                            "external_xref": xref,
+                            "scopes": {"type": "array", "items": scope},
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": _json(_data(_ref("Connection"))),
+                    "200": _json(_data(_ref("Connection"))),
+                    "403": _json(_ref("Error"), "Not the sandbox"),
+                    **_ERRORS,
+                },
             },
         },
         "/api/v1/connections/{id}": {
@@ -181,12 +318,18 @@ def document(base_url: str) -> dict:
             "get": {
                 "summary": "Get a connection",
                 "description": "With include=credentials, an access token that expires within 5 minutes is refreshed first.",
-                "parameters": [{"name": "include", "in": "query", "schema": {"type": "string", "enum": ["credentials"]}}],
+                "parameters": [
+                    {"name": "include", "in": "query", "schema": {"type": "string", "enum": ["credentials"]}}
+                ],
                 "responses": {
                     "200": _json(_data(_ref("Connection"))),
-                    "409": _json(_ref("Error"), "connection_unhealthy: the token expired and cannot be refreshed; re-authorize"),
+                    "409": _json(
+                        _ref("Error"), "connection_unhealthy: the token expired and cannot be refreshed; re-authorize"
+                    ),
                     "502": _json(_ref("Error"), "provider_error: the token expired and refreshing it failed"),
-                    "504": _json(_ref("Error"), "provider_unavailable: the token expired and the provider is unreachable"),
+                    "504": _json(
+                        _ref("Error"), "provider_unavailable: the token expired and the provider is unreachable"
+                    ),
                     **_ERRORS,
                 },
             },
@@ -196,44 +339,106 @@ def document(base_url: str) -> dict:
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "post": {
                 "summary": "Health check: refresh the tokens now if they can be refreshed, report the status",
-                "responses": {"200": _json({"type": "object", "required": ["data", "check"], "properties": {
-                    "data": _ref("Connection"), "check": _ref("Check")}}), **_ERRORS},
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["data", "check"],
+                            "properties": {"data": _ref("Connection"), "check": _ref("Check")},
+                        }
+                    ),
+                    **_ERRORS,
+                },
             },
         },
         "/api/v1/webhooks": {
-            "get": {"summary": "List webhook endpoints", "responses": {"200": _json(_data({"type": "array", "items": _ref("Webhook")})), **_ERRORS}},
+            "get": {
+                "summary": "List webhook endpoints",
+                "responses": {"200": _json(_data({"type": "array", "items": _ref("Webhook")})), **_ERRORS},
+            },
             "post": {
                 "summary": "Add a webhook endpoint (its signing secret is in this response only)",
-                "requestBody": _body({"type": "object", "additionalProperties": False, "required": ["url"], "properties": {
-                    "url": {"type": "string", "description": "https (http only to loopback when the server allows it)"},
-                    "events": {"type": "array", "items": event_type, "description": "default: every event type"},
-                    "description": {"type": "string", "maxLength": 200}}}),
-                "responses": {"201": _json(_data({"allOf": [_ref("Webhook"), {"type": "object", "properties": {
-                    "secret": {"type": "string", "description": "whsec_…, shown once"}}}]})), **_ERRORS},
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["url"],
+                        "properties": {
+                            "url": {
+                                "type": "string",
+                                "description": "https (http only to loopback when the server allows it)",
+                            },
+                            "events": {
+                                "type": "array",
+                                "items": event_type,
+                                "description": "default: every event type",
+                            },
+                            "description": {"type": "string", "maxLength": 200},
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": _json(
+                        _data(
+                            {
+                                "allOf": [
+                                    _ref("Webhook"),
+                                    {
+                                        "type": "object",
+                                        "properties": {
+                                            "secret": {"type": "string", "description": "whsec_…, shown once"}
+                                        },
+                                    },
+                                ]
+                            }
+                        )
+                    ),
+                    **_ERRORS,
+                },
             },
         },
         "/api/v1/webhooks/{id}": {
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "delete": {"summary": "Remove a webhook endpoint and its pending deliveries", "responses": {"204": {"description": "Removed"}, **_ERRORS}},
+            "delete": {
+                "summary": "Remove a webhook endpoint and its pending deliveries",
+                "responses": {"204": {"description": "Removed"}, **_ERRORS},
+            },
         },
         "/api/v1/webhooks/{id}/deliveries": {
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "get": {
                 "summary": "The endpoint's delivery log, newest first",
                 "parameters": [
-                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["pending", "delivered", "failed"]}},
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+                    },
                     {"name": "after", "in": "query", "schema": {"type": "string"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
                 ],
-                "responses": {"200": _json({"type": "object", "properties": {
-                    "data": {"type": "array", "items": _ref("WebhookDelivery")}, "next_after": {"type": ["string", "null"]}}}), **_ERRORS},
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "data": {"type": "array", "items": _ref("WebhookDelivery")},
+                                "next_after": {"type": ["string", "null"]},
+                            },
+                        }
+                    ),
+                    **_ERRORS,
+                },
             },
         },
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Latchkey API", "version": "1.0.0",
-                 "description": "Errors are {\"error\": {\"code\", \"message\"}} with stable snake_case codes."},
+        "info": {
+            "title": "Latchkey API",
+            "version": "1.0.0",
+            "description": 'Errors are {"error": {"code", "message"}} with stable snake_case codes.',
+        },
         "servers": [{"url": base_url}],
         "security": [{"bearer": []}],
         "paths": paths,

@@ -26,7 +26,20 @@ async def create_connect_session(request: Request) -> Response:
     env = await authenticate(request)
     services = services_of(request)
     data = await read_json(request)
-    only_fields(data, {"external_xref", "integrations", "scopes", "categories", "success_url", "failure_url", "origin", "state", "connection_id"})
+    only_fields(
+        data,
+        {
+            "external_xref",
+            "integrations",
+            "scopes",
+            "categories",
+            "success_url",
+            "failure_url",
+            "origin",
+            "state",
+            "connection_id",
+        },
+    )
     connection_id = opt_str(data, "connection_id", max_len=64)
     external_xref = data.get("external_xref")
     integrations = opt_str_list(data, "integrations")
@@ -38,17 +51,30 @@ async def create_connect_session(request: Request) -> Response:
         integrations = [existing.integration]
     origin = opt_str(data, "origin", max_len=300)
     ctx = build_context(
-        services, env, external_xref=external_xref, scopes=opt_str_list(data, "scopes"), integrations=integrations,
-        categories=opt_str_list(data, "categories"), success_url=opt_str(data, "success_url"),
-        failure_url=opt_str(data, "failure_url"), origin=origin, via_session=True, connection_id=connection_id,
+        services,
+        env,
+        external_xref=external_xref,
+        scopes=opt_str_list(data, "scopes"),
+        integrations=integrations,
+        categories=opt_str_list(data, "categories"),
+        success_url=opt_str(data, "success_url"),
+        failure_url=opt_str(data, "failure_url"),
+        origin=origin,
+        via_session=True,
+        connection_id=connection_id,
         display={"mode": "popup" if origin else "redirect", "host_state": opt_str(data, "state", max_len=512)},
     )
     payload = {**ctx.to_dict(), "origin": ctx.origin}
     token = services.signer.sign(SALT_SESSION, payload)
     max_age = services.settings.connect_session_max_age
     return JSONResponse(
-        {"data": {"token": token, "expires_at": _iso(max_age),
-                  "url": f"{services.settings.base_url}/picker?{urlencode({'session': token, 'mode': 'redirect'})}"}},
+        {
+            "data": {
+                "token": token,
+                "expires_at": _iso(max_age),
+                "url": f"{services.settings.base_url}/picker?{urlencode({'session': token, 'mode': 'redirect'})}",
+            }
+        },
         status_code=201,
     )
 
@@ -68,8 +94,14 @@ async def create_auth_url(request: Request) -> Response:
         raise InvalidRequest("success_url and failure_url are required: the custom flow ends with a redirect.")
     display = display_options({"mode": "redirect", "state": opt_str(data, "state", max_len=512)})
     ctx = build_context(
-        services, env, external_xref=data.get("external_xref"), scopes=opt_str_list(data, "scopes"),
-        integrations=[integration.slug], success_url=success_url, failure_url=failure_url, display=display,
+        services,
+        env,
+        external_xref=data.get("external_xref"),
+        scopes=opt_str_list(data, "scopes"),
+        integrations=[integration.slug],
+        success_url=success_url,
+        failure_url=failure_url,
+        display=display,
     )
     token = services.signer.sign(SALT_CONTEXT, ctx.to_dict())
     url = f"{services.settings.base_url}/auth/{integration.slug}/start?{urlencode({'ctx': token})}"

@@ -27,8 +27,13 @@ async def create_webhook(request: Request) -> Response:
     url = check_webhook_url(data.get("url"), allow_loopback=services.settings.webhook_allow_loopback)
     events = webhook_store.check_events(opt_str_list(data, "events", max_items=20))
     created = await webhook_store.create_endpoint(
-        services.db, services.sealer, env.workspace_id, env.name,
-        url=url, events=events, description=opt_str(data, "description", max_len=200),
+        services.db,
+        services.sealer,
+        env.workspace_id,
+        env.name,
+        url=url,
+        events=events,
+        description=opt_str(data, "description", max_len=200),
     )
     body = {**created.endpoint.as_json(), "secret": created.secret}
     return JSONResponse({"data": body}, status_code=201, headers={"Cache-Control": "no-store"})
@@ -45,8 +50,15 @@ async def list_deliveries(request: Request) -> Response:
     q = request.query_params
     limit = int_param(q.get("limit"), "limit", 50, 1, 200)
     items = await webhook_store.list_deliveries(
-        services_of(request).db, env.workspace_id, env.name, request.path_params["id"],
-        status=q.get("status"), limit=limit + 1, after=q.get("after"),
+        services_of(request).db,
+        env.workspace_id,
+        env.name,
+        request.path_params["id"],
+        status=q.get("status"),
+        limit=limit + 1,
+        after=q.get("after"),
     )
     page = items[:limit]
-    return JSONResponse({"data": [d.as_json() for d in page], "next_after": page[-1].id if len(items) > limit else None})
+    return JSONResponse(
+        {"data": [d.as_json() for d in page], "next_after": page[-1].id if len(items) > limit else None}
+    )

@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 import yaml
@@ -106,7 +107,10 @@ def _semantic_checks(path: Path, data: dict[str, Any]) -> None:
             lead = _placeholders(url)[0] if _placeholders(url) else ""
             allowed = variables.get(lead, {}).get("allowed", [])
             if not allowed or not all(_ORIGIN_OR_HOST.fullmatch(a) for a in allowed):
-                fail(f"auth.{field_name}", "may start with a variable only when its allowed values are hosts or https origins")
+                fail(
+                    f"auth.{field_name}",
+                    "may start with a variable only when its allowed values are hosts or https origins",
+                )
     for index, request in enumerate(auth.get("metadata_requests", [])):
         if set(_placeholders(request["url"])) - set(variables):
             fail(f"auth.metadata_requests.{index}.url", "uses an undeclared variable")
@@ -117,7 +121,12 @@ def _semantic_checks(path: Path, data: dict[str, Any]) -> None:
             except re.error as exc:
                 fail(f"auth.fields.{f['name']}.pattern", f"is not a valid regular expression: {exc}")
     logo = data.get("logo")
-    if logo and not logo.startswith("https://") and not (LOGO_DIR / logo).is_file() and not (path.parent / logo).is_file():
+    if (
+        logo
+        and not logo.startswith("https://")
+        and not (LOGO_DIR / logo).is_file()
+        and not (path.parent / logo).is_file()
+    ):
         fail("logo", f"file {logo!r} not found in {LOGO_DIR} or beside the catalog file")
 
 
@@ -171,37 +180,54 @@ def _build(path: Path, data: dict[str, Any], custom: bool) -> Integration:
                 extra=dict(tr.get("extra", {})),
             ),
             metadata_requests=tuple(
-                MetadataRequest(url=m["url"], extract=dict(m["extract"]), method=m.get("method", "GET"),
-                                headers=dict(m.get("headers", {})), required=m.get("required", True))
+                MetadataRequest(
+                    url=m["url"],
+                    extract=dict(m["extract"]),
+                    method=m.get("method", "GET"),
+                    headers=dict(m.get("headers", {})),
+                    required=m.get("required", True),
+                )
                 for m in auth.get("metadata_requests", [])
             ),
         )
     oauth1 = None
     if kind == "oauth1":
         oauth1 = OAuth1Spec(
-            request_token_url=auth["request_token_url"], authorize_url=auth["authorize_url"],
-            access_token_url=auth["access_token_url"], authorize_params=dict(auth.get("authorize_params", {})),
-            scope_param=auth.get("scope_param", "scope"), scope_separator=auth.get("scope_separator", ","),
+            request_token_url=auth["request_token_url"],
+            authorize_url=auth["authorize_url"],
+            access_token_url=auth["access_token_url"],
+            authorize_params=dict(auth.get("authorize_params", {})),
+            scope_param=auth.get("scope_param", "scope"),
+            scope_separator=auth.get("scope_separator", ","),
         )
     client_credentials = None
     if kind == "oauth2_client_credentials":
         tr = auth.get("token_response", {})
         client_credentials = ClientCredentialsSpec(
-            token_url=auth["token_url"], token_auth_method=auth.get("token_auth_method", "client_secret_basic"),
-            scope_separator=auth.get("scope_separator", " "), token_params=dict(auth.get("token_params", {})),
+            token_url=auth["token_url"],
+            token_auth_method=auth.get("token_auth_method", "client_secret_basic"),
+            scope_separator=auth.get("scope_separator", " "),
+            token_params=dict(auth.get("token_params", {})),
             token_response=TokenResponseSpec(**{k: v for k, v in tr.items()}),
         )
     verify = None
     if auth.get("verify"):
         v = auth["verify"]
         verify = VerifyRequest(
-            url=v["url"], method=v.get("method", "GET"), headers=dict(v.get("headers", {})),
+            url=v["url"],
+            method=v.get("method", "GET"),
+            headers=dict(v.get("headers", {})),
             ok_status=tuple(v.get("ok_status", [200])),
         )
     fields = tuple(
         FormField(
-            name=f["name"], label=f["label"], secret=f.get("secret", False), optional=f.get("optional", False),
-            pattern=f.get("pattern"), help=f.get("help", ""), placeholder=f.get("placeholder", ""),
+            name=f["name"],
+            label=f["label"],
+            secret=f.get("secret", False),
+            optional=f.get("optional", False),
+            pattern=f.get("pattern"),
+            help=f.get("help", ""),
+            placeholder=f.get("placeholder", ""),
             default=f.get("default"),
         )
         for f in auth.get("fields", [])
@@ -230,7 +256,9 @@ def _build(path: Path, data: dict[str, Any], custom: bool) -> Integration:
     )
 
 
-def load_file(path: Path, *, custom: bool = False, validator: jsonschema.Draft202012Validator | None = None) -> Integration:
+def load_file(
+    path: Path, *, custom: bool = False, validator: jsonschema.Draft202012Validator | None = None
+) -> Integration:
     data = _read(path)
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: (top level): must be a mapping")

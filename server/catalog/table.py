@@ -6,11 +6,22 @@ from server.catalog.loader import Catalog
 from server.catalog.scopes import UNIFIED_SCOPES
 
 _SHORT = {
-    "crm_contact_read": "contact r", "crm_contact_write": "contact w", "crm_deal_read": "deal", "crm_company_read": "company",
-    "commerce_item_read": "item", "commerce_order_read": "order", "accounting_invoice_read": "invoice",
-    "hris_employee_read": "employee", "ats_candidate_read": "candidate", "messaging_message_read": "message",
-    "calendar_event_read": "event", "storage_file_read": "file", "ticketing_ticket_read": "ticket", "repo_read": "repo",
-    "task_read": "task", "user_profile": "profile",
+    "crm_contact_read": "contact r",
+    "crm_contact_write": "contact w",
+    "crm_deal_read": "deal",
+    "crm_company_read": "company",
+    "commerce_item_read": "item",
+    "commerce_order_read": "order",
+    "accounting_invoice_read": "invoice",
+    "hris_employee_read": "employee",
+    "ats_candidate_read": "candidate",
+    "messaging_message_read": "message",
+    "calendar_event_read": "event",
+    "storage_file_read": "file",
+    "ticketing_ticket_read": "ticket",
+    "repo_read": "repo",
+    "task_read": "task",
+    "user_profile": "profile",
 }
 
 
@@ -28,8 +39,12 @@ def markdown_table(catalog: Catalog) -> str:
     ]
     for integration in catalog:
         marks = " | ".join("✓" if s in integration.scopes else "" for s in scopes)
-        name = f"[{integration.name}]({integration.docs})" if integration.docs.startswith("https://") else integration.name
-        lines.append(f"| {name} (`{integration.slug}`) | {integration.kind} | {', '.join(integration.categories)} | {marks} |")
+        name = (
+            f"[{integration.name}]({integration.docs})" if integration.docs.startswith("https://") else integration.name
+        )
+        lines.append(
+            f"| {name} (`{integration.slug}`) | {integration.kind} | {', '.join(integration.categories)} | {marks} |"
+        )
     lines += ["", "## Unified scopes", "", "| scope | column | meaning |", "| --- | --- | --- |"]
     lines += [f"| `{s}` | {_SHORT[s]} | {d} |" for s, d in UNIFIED_SCOPES.items()]
     return "\n".join(lines) + "\n"

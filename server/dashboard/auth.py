@@ -70,7 +70,9 @@ def _serializer(settings: Settings, salt: str) -> URLSafeTimedSerializer:
 
 
 def _set_cookie(response: Response, settings: Settings, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/", secure=settings.secure_cookies, httponly=True, samesite="lax")
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", secure=settings.secure_cookies, httponly=True, samesite="lax"
+    )
 
 
 def _delete_cookie(response: Response, settings: Settings, name: str) -> None:
@@ -104,11 +106,16 @@ async def check_password(services: Services, email: str, password: str) -> SignI
 async def start_session(services: Services, response: Response, member: Member) -> None:
     session_id = secrets.token_urlsafe(32)
     await member_store.create_session(
-        services.db, member.id, id_hash=sha256_hex(session_id), csrf_token=secrets.token_urlsafe(32),
+        services.db,
+        member.id,
+        id_hash=sha256_hex(session_id),
+        csrf_token=secrets.token_urlsafe(32),
         expires_at=utcnow() + SESSION_MAX_AGE,
     )
     value = _serializer(services.settings, SESSION_SALT).dumps(session_id)
-    _set_cookie(response, services.settings, session_cookie_name(services.settings), value, int(SESSION_MAX_AGE.total_seconds()))
+    _set_cookie(
+        response, services.settings, session_cookie_name(services.settings), value, int(SESSION_MAX_AGE.total_seconds())
+    )
     _delete_cookie(response, services.settings, _cookie(services.settings, "dashboard_sign_in"))
 
 
@@ -124,7 +131,9 @@ async def current_session(request: Request, services: Services) -> DashboardSess
     raw = request.cookies.get(session_cookie_name(services.settings))
     if raw and len(raw) < 512:
         try:
-            session_id = _serializer(services.settings, SESSION_SALT).loads(raw, max_age=int(SESSION_MAX_AGE.total_seconds()))
+            session_id = _serializer(services.settings, SESSION_SALT).loads(
+                raw, max_age=int(SESSION_MAX_AGE.total_seconds())
+            )
         except BadSignature:
             session_id = None
         if isinstance(session_id, str):
@@ -147,8 +156,10 @@ def _same_origin(request: Request, settings: Settings) -> bool:
 
 def check_csrf(request: Request, settings: Settings, session: DashboardSession, submitted: object) -> None:
     if not (isinstance(submitted, str) and hmac.compare_digest(submitted.encode(), session.csrf_token.encode())):
-        raise Forbidden("This form has expired or did not come from the dashboard. Reload the page and try again.",
-                        code="csrf_failed")
+        raise Forbidden(
+            "This form has expired or did not come from the dashboard. Reload the page and try again.",
+            code="csrf_failed",
+        )
     if not _same_origin(request, settings):
         raise Forbidden("This form was sent from another site.", code="csrf_failed")
 
@@ -171,10 +182,16 @@ def set_sign_in_cookies(response: Response, settings: Settings, cookies: dict[st
 def check_sign_in_form(request: Request, settings: Settings, submitted: object) -> None:
     cookie = request.cookies.get(_cookie(settings, "dashboard_sign_in"))
     try:
-        value = _serializer(settings, SIGN_IN_SALT).loads(submitted, max_age=SIGN_IN_FORM_MAX_AGE) if isinstance(submitted, str) else None
+        value = (
+            _serializer(settings, SIGN_IN_SALT).loads(submitted, max_age=SIGN_IN_FORM_MAX_AGE)
+            if isinstance(submitted, str)
+            else None
+        )
     except BadSignature:
         value = None
-    if not (cookie and isinstance(value, str) and hmac.compare_digest(value.encode(), cookie.encode())) or not _same_origin(request, settings):
+    if not (
+        cookie and isinstance(value, str) and hmac.compare_digest(value.encode(), cookie.encode())
+    ) or not _same_origin(request, settings):
         raise Forbidden("The sign-in form expired. Reload the page and sign in again.", code="csrf_failed")
 
 
@@ -195,7 +212,11 @@ def pop_flash(request: Request, settings: Settings) -> tuple[dict[str, str] | No
         data = _serializer(settings, FLASH_SALT).loads(raw, max_age=120)
     except BadSignature:
         return None, True
-    if isinstance(data, dict) and isinstance(data.get("text"), str) and data.get("kind") in ("success", "error", "info"):
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("text"), str)
+        and data.get("kind") in ("success", "error", "info")
+    ):
         return {"kind": data["kind"], "text": data["text"]}, True
     return None, True
 

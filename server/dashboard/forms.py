@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from starlette.datastructures import FormData
 
@@ -81,7 +81,9 @@ class Form:
     def url(self, name: str) -> str | None:
         value = self.text(name)
         if value and not valid_allowlist_entry(value, kind="url"):
-            self.errors[name] = "Enter an absolute http(s) URL without a query or fragment, like https://app.example.com/connected."
+            self.errors[name] = (
+                "Enter an absolute http(s) URL without a query or fragment, like https://app.example.com/connected."
+            )
         return value or None
 
     def accent(self, name: str) -> str | None:

@@ -42,8 +42,9 @@ def _unb64(text: str) -> bytes:
 
 
 def _derive(password: str, salt: bytes, cost: ScryptCost) -> bytes:
-    return hashlib.scrypt(password.encode(), salt=salt, n=2**cost.log2_n, r=cost.r, p=cost.p,
-                          maxmem=cost.maxmem, dklen=32)
+    return hashlib.scrypt(
+        password.encode(), salt=salt, n=2**cost.log2_n, r=cost.r, p=cost.p, maxmem=cost.maxmem, dklen=32
+    )
 
 
 def hash_password(password: str, cost: ScryptCost | None = None) -> str:

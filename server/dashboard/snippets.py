@@ -33,7 +33,13 @@ class Snippet:
 def _js(value: Any) -> str:
     """A JavaScript literal that is also safe inside an HTML <script> element."""
     text = json.dumps(value, ensure_ascii=False)
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escape in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escape)
     return text
 
@@ -110,42 +116,46 @@ def vanilla(inputs: SnippetInputs) -> Snippet:
     options += [(k, _js(v)) for k, v in inputs.display()]
     script = f'<script src="{_attr(inputs.base_url)}/embed.js"></script>\n'
     on_success = (
-        '  // Store connection.connectionId with your user; your backend reads the connection with your secret key.\n'
+        "  // Store connection.connectionId with your user; your backend reads the connection with your secret key.\n"
         '  console.log("Connected", connection.integration, connection.connectionId);\n'
     )
     on_error = '  if (error.code !== "closed") console.error("Latchkey:", error.code, error.message);\n'
     fetch_token = (
         f'  // Your backend mints a connect session for the signed-in user (see "API call") and returns its token.\n'
         f'  fetch({_js(SESSION_ENDPOINT)}, {{ method: "POST", credentials: "same-origin" }})\n'
-        '    .then(function (response) { return response.json(); })\n'
+        "    .then(function (response) { return response.json(); })\n"
     )
     if s.mode == "inline":
         body = _object_lines(options, "    ", trailing_comma=True)
         mount = (
             '  Latchkey.mount(document.getElementById("latchkey-picker"), {\n'
             f"{body}\n"
-            "    onSuccess: function (connection) {\n"
-            + _indent(on_success, "    ")
-            + "    },\n"
-            "    onError: function (error) {\n"
-            + _indent(on_error, "    ")
-            + "    }\n"
+            "    onSuccess: function (connection) {\n" + _indent(on_success, "    ") + "    },\n"
+            "    onError: function (error) {\n" + _indent(on_error, "    ") + "    }\n"
             "  });\n"
         )
         if inputs.public:
             js = mount
         else:
-            js = fetch_token + "    .then(function (body) {\n      var sessionToken = body.token;\n" + _indent(mount, "    ") + "    });\n"
+            js = (
+                fetch_token
+                + "    .then(function (body) {\n      var sessionToken = body.token;\n"
+                + _indent(mount, "    ")
+                + "    });\n"
+            )
         code = script + '<div id="latchkey-picker"></div>\n<script>\n' + js + "</script>\n"
-        return Snippet("html", "HTML", "html", "index.html", code,
-                       "The picker appears inline, in an iframe inside the div.")
+        return Snippet(
+            "html", "HTML", "html", "index.html", code, "The picker appears inline, in an iframe inside the div."
+        )
     body = _object_lines(options, "      ")
     if s.mode == "redirect":
         call = "    Latchkey.open({\n" + body + "\n    });\n"
         note = "The picker opens in this window; the flow ends on your success or failure URL."
     else:
         call = (
-            "    Latchkey.open({\n" + body + "\n    }).then(function (connection) {\n"
+            "    Latchkey.open({\n"
+            + body
+            + "\n    }).then(function (connection) {\n"
             + _indent(on_success, "    ")
             + "    }, function (error) {\n"
             + _indent(on_error, "    ")
@@ -221,7 +231,11 @@ def react(inputs: SnippetInputs) -> Snippet:
     close = "    />\n" if inline else "    >\n      Connect an app\n    </LatchkeyButton>\n"
     code = (
         f'import {{ {component} }} from "@latchkey/react";\n\n'
-        + (f"// `sessionToken`: minted by your backend for the signed-in user (see \"API call\").\n" if not inputs.public else "")
+        + (
+            '// `sessionToken`: minted by your backend for the signed-in user (see "API call").\n'
+            if not inputs.public
+            else ""
+        )
         + f"export function ConnectIntegration({{ {arg} }}: {{ {arg}: string }}) {{\n"
         f"  return (\n    <{component}\n{rendered}\n" + close + "  );\n}\n"
     )
@@ -239,7 +253,11 @@ def vue(inputs: SnippetInputs) -> Snippet:
     script = (
         '<script setup lang="ts">\n'
         'import { LatchkeyConnect, type Connection } from "@latchkey/vue";\n\n'
-        + (f"// `sessionToken`: minted by your backend for the signed-in user (see \"API call\").\n" if not inputs.public else "")
+        + (
+            '// `sessionToken`: minted by your backend for the signed-in user (see "API call").\n'
+            if not inputs.public
+            else ""
+        )
         + f"defineProps<{{ {arg}: string }}>();\n"
     )
     if inputs.settings.mode != "redirect":
@@ -252,7 +270,9 @@ def vue(inputs: SnippetInputs) -> Snippet:
     else:
         script = script.replace(", type Connection", "")
     script += "</script>\n\n"
-    body = "  <LatchkeyConnect\n" + attrs + events + ("\n  />\n" if inline else "\n  >Connect an app</LatchkeyConnect>\n")
+    body = (
+        "  <LatchkeyConnect\n" + attrs + events + ("\n  />\n" if inline else "\n  >Connect an app</LatchkeyConnect>\n")
+    )
     code = script + "<template>\n" + body + "</template>\n"
     return Snippet("vue", "Vue", "vue", "ConnectIntegration.vue", code, "npm install @latchkey/vue")
 
@@ -264,9 +284,17 @@ def angular(inputs: SnippetInputs) -> Snippet:
         props.append('(success)="onSuccess($event)"')
     inline = inputs.settings.mode == "inline"
     attrs = "\n".join("      " + p for p in props)
-    tag = "    <latchkey-connect\n" + attrs + ("\n    ></latchkey-connect>\n" if inline else "\n    >Connect an app</latchkey-connect>\n")
-    imports = "import { Component, Input } from \"@angular/core\";\n"
-    imports += "import { LatchkeyConnectComponent" + (", type Connection" if inputs.settings.mode != "redirect" else "") + " } from \"@latchkey/angular\";\n\n"
+    tag = (
+        "    <latchkey-connect\n"
+        + attrs
+        + ("\n    ></latchkey-connect>\n" if inline else "\n    >Connect an app</latchkey-connect>\n")
+    )
+    imports = 'import { Component, Input } from "@angular/core";\n'
+    imports += (
+        "import { LatchkeyConnectComponent"
+        + (", type Connection" if inputs.settings.mode != "redirect" else "")
+        + ' } from "@latchkey/angular";\n\n'
+    )
     handler = ""
     if inputs.settings.mode != "redirect":
         handler = (
@@ -276,14 +304,17 @@ def angular(inputs: SnippetInputs) -> Snippet:
             "  }\n"
         )
     code = (
-        imports
-        + '@Component({\n  selector: "app-connect-integration",\n  standalone: true,\n'
+        imports + '@Component({\n  selector: "app-connect-integration",\n  standalone: true,\n'
         "  imports: [LatchkeyConnectComponent],\n  template: `\n" + tag + "  `,\n})\n"
         "export class ConnectIntegrationComponent {\n"
-        + (f"  // Minted by your backend for the signed-in user (see \"API call\").\n" if not inputs.public else "")
-        + f"  @Input({{ required: true }}) {arg}!: string;\n" + handler + "}\n"
+        + ('  // Minted by your backend for the signed-in user (see "API call").\n' if not inputs.public else "")
+        + f"  @Input({{ required: true }}) {arg}!: string;\n"
+        + handler
+        + "}\n"
     )
-    return Snippet("angular", "Angular", "ts", "connect-integration.component.ts", code, "npm install @latchkey/angular")
+    return Snippet(
+        "angular", "Angular", "ts", "connect-integration.component.ts", code, "npm install @latchkey/angular"
+    )
 
 
 def session_body(inputs: SnippetInputs) -> dict[str, Any]:
@@ -318,8 +349,14 @@ def curl(inputs: SnippetInputs) -> Snippet:
         '  -H "Content-Type: application/json" \\\n'
         f"  -d '{payload}'\n"
     )
-    return Snippet("curl", "curl", "sh", "connect-session.sh", code,
-                   "The answer's data.token is the widget's sessionToken; it expires in 30 minutes.")
+    return Snippet(
+        "curl",
+        "curl",
+        "sh",
+        "connect-session.sh",
+        code,
+        "The answer's data.token is the widget's sessionToken; it expires in 30 minutes.",
+    )
 
 
 def python(inputs: SnippetInputs) -> Snippet:
@@ -335,8 +372,14 @@ def python(inputs: SnippetInputs) -> Snippet:
         "response.raise_for_status()\n"
         'session_token = response.json()["data"]["token"]  # hand it to the widget as sessionToken\n'
     )
-    return Snippet("python", "Python", "python", "connect_session.py", code,
-                   "Run it on your backend: the secret key never goes to the browser.")
+    return Snippet(
+        "python",
+        "Python",
+        "python",
+        "connect_session.py",
+        code,
+        "Run it on your backend: the secret key never goes to the browser.",
+    )
 
 
 def build_snippets(base_url: str, env: Environment, settings: EmbedSettings) -> list[Snippet]:

@@ -67,16 +67,29 @@ async def activate(
     scopes: list[str],
 ) -> Activation:
     now = utcnow()
-    secret_enc = sealer.seal(client_secret.encode(), _aad(workspace_id, environment, integration)) if client_secret else None
-    values = {"client_id": client_id, "client_secret_enc": secret_enc, "scopes": json.dumps(sorted(set(scopes))), "updated_at": now}
+    secret_enc = (
+        sealer.seal(client_secret.encode(), _aad(workspace_id, environment, integration)) if client_secret else None
+    )
+    values = {
+        "client_id": client_id,
+        "client_secret_enc": secret_enc,
+        "scopes": json.dumps(sorted(set(scopes))),
+        "updated_at": now,
+    }
     async with db.transaction():
-        existing = await db.fetch_one(sa.select(activations.c.integration).where(_key(workspace_id, environment, integration)))
+        existing = await db.fetch_one(
+            sa.select(activations.c.integration).where(_key(workspace_id, environment, integration))
+        )
         if existing:
             await db.execute(activations.update().where(_key(workspace_id, environment, integration)).values(**values))
         else:
             await db.execute(
                 activations.insert().values(
-                    workspace_id=workspace_id, environment=environment, integration=integration, created_at=now, **values
+                    workspace_id=workspace_id,
+                    environment=environment,
+                    integration=integration,
+                    created_at=now,
+                    **values,
                 )
             )
     found = await get_activation(db, workspace_id, environment, integration)
@@ -97,7 +110,9 @@ async def get_activation(db: Database, workspace_id: str, environment: str, inte
 
 async def list_activations(db: Database, workspace_id: str, environment: str) -> dict[str, Activation]:
     rows = await db.fetch_all(
-        sa.select(activations).where(activations.c.workspace_id == workspace_id, activations.c.environment == environment)
+        sa.select(activations).where(
+            activations.c.workspace_id == workspace_id, activations.c.environment == environment
+        )
     )
     return {r["integration"]: _row(r) for r in rows}
 

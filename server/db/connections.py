@@ -185,7 +185,9 @@ async def read_credentials(db: Database, sealer: Sealer, connection: Connection)
     row = await db.fetch_one(sa.select(connections.c.credentials_enc).where(connections.c.id == connection.id))
     if row is None:
         raise NotFound("The connection was deleted.")
-    aad = credentials_aad(connection.workspace_id, connection.environment, connection.integration, connection.external_xref)
+    aad = credentials_aad(
+        connection.workspace_id, connection.environment, connection.integration, connection.external_xref
+    )
     return sealer.open_json(row["credentials_enc"], aad)
 
 
@@ -245,7 +247,9 @@ async def load_refresh_state(db: Database, sealer: Sealer, connection_id: str) -
     if row is None:
         return None
     connection = _row(row)
-    aad = credentials_aad(connection.workspace_id, connection.environment, connection.integration, connection.external_xref)
+    aad = credentials_aad(
+        connection.workspace_id, connection.environment, connection.integration, connection.external_xref
+    )
     return RefreshState(
         connection=connection,
         credentials=sealer.open_json(row["credentials_enc"], aad),
@@ -307,7 +311,9 @@ async def store_refreshed(
     """
     c = state.connection
     values: dict[str, Any] = {
-        "credentials_enc": sealer.seal_json(credentials, credentials_aad(c.workspace_id, c.environment, c.integration, c.external_xref)),
+        "credentials_enc": sealer.seal_json(
+            credentials, credentials_aad(c.workspace_id, c.environment, c.integration, c.external_xref)
+        ),
         "expires_at": expires_at,
         "metadata": json.dumps(metadata),
         "updated_at": now,
@@ -321,7 +327,9 @@ async def store_refreshed(
     }
     if c.status != "healthy":
         values.update(status="healthy", status_reason=None, status_changed_at=now)
-    row = await db.fetch_one(connections.update().where(_same_grant(state)).values(**values).returning(*_PUBLIC_COLUMNS))
+    row = await db.fetch_one(
+        connections.update().where(_same_grant(state)).values(**values).returning(*_PUBLIC_COLUMNS)
+    )
     return _row(row) if row else None
 
 
@@ -348,7 +356,9 @@ async def record_refresh_failure(
         values.update(status="unhealthy", status_reason=unhealthy_reason[:500], updated_at=now)
         if state.connection.status != "unhealthy":
             values["status_changed_at"] = now
-    row = await db.fetch_one(connections.update().where(_same_grant(state)).values(**values).returning(*_PUBLIC_COLUMNS))
+    row = await db.fetch_one(
+        connections.update().where(_same_grant(state)).values(**values).returning(*_PUBLIC_COLUMNS)
+    )
     return _row(row) if row else None
 
 

@@ -21,7 +21,7 @@ def open_database(url: str) -> Database:
         install(database, path)
         return database
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     return Database(url, min_size=1, max_size=10)
 
 

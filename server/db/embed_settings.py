@@ -28,16 +28,24 @@ class EmbedSettings:
     lang: str = "en"
     saved: bool = field(default=False, compare=False)
 
-    def with_(self, **changes: Any) -> "EmbedSettings":
+    def with_(self, **changes: Any) -> EmbedSettings:
         return replace(self, **changes)
 
 
 def _row(row) -> EmbedSettings:
     return EmbedSettings(
-        workspace_id=row["workspace_id"], environment=row["environment"], success_url=row["success_url"],
-        failure_url=row["failure_url"], scopes=tuple(json.loads(row["scopes"])), mode=row["mode"],
-        categories=tuple(json.loads(row["categories"])), integrations=tuple(json.loads(row["integrations"])),
-        theme=row["theme"], accent=row["accent"], lang=row["lang"], saved=True,
+        workspace_id=row["workspace_id"],
+        environment=row["environment"],
+        success_url=row["success_url"],
+        failure_url=row["failure_url"],
+        scopes=tuple(json.loads(row["scopes"])),
+        mode=row["mode"],
+        categories=tuple(json.loads(row["categories"])),
+        integrations=tuple(json.loads(row["integrations"])),
+        theme=row["theme"],
+        accent=row["accent"],
+        lang=row["lang"],
+        saved=True,
     )
 
 
@@ -53,16 +61,29 @@ async def get_embed_settings(db: Database, workspace_id: str, environment: str) 
 
 async def save_embed_settings(db: Database, settings: EmbedSettings) -> EmbedSettings:
     values = {
-        "success_url": settings.success_url, "failure_url": settings.failure_url,
-        "scopes": json.dumps(list(settings.scopes)), "mode": settings.mode,
-        "categories": json.dumps(list(settings.categories)), "integrations": json.dumps(list(settings.integrations)),
-        "theme": settings.theme, "accent": settings.accent, "lang": settings.lang, "updated_at": utcnow(),
+        "success_url": settings.success_url,
+        "failure_url": settings.failure_url,
+        "scopes": json.dumps(list(settings.scopes)),
+        "mode": settings.mode,
+        "categories": json.dumps(list(settings.categories)),
+        "integrations": json.dumps(list(settings.integrations)),
+        "theme": settings.theme,
+        "accent": settings.accent,
+        "lang": settings.lang,
+        "updated_at": utcnow(),
     }
     async with db.transaction():
-        exists = await db.fetch_one(sa.select(embed_settings.c.workspace_id).where(_key(settings.workspace_id, settings.environment)))
+        exists = await db.fetch_one(
+            sa.select(embed_settings.c.workspace_id).where(_key(settings.workspace_id, settings.environment))
+        )
         if exists:
-            await db.execute(embed_settings.update().where(_key(settings.workspace_id, settings.environment)).values(**values))
+            await db.execute(
+                embed_settings.update().where(_key(settings.workspace_id, settings.environment)).values(**values)
+            )
         else:
-            await db.execute(embed_settings.insert().values(
-                workspace_id=settings.workspace_id, environment=settings.environment, **values))
+            await db.execute(
+                embed_settings.insert().values(
+                    workspace_id=settings.workspace_id, environment=settings.environment, **values
+                )
+            )
     return await get_embed_settings(db, settings.workspace_id, settings.environment)

@@ -41,9 +41,20 @@ async def record_event(
     async with db.transaction():
         await db.execute(insert)  # the write first: on SQLite it takes the write lock for the whole transaction
         queued = await webhooks.enqueue(
-            db, workspace_id=workspace_id, environment=environment, event_type=type, now=now,
-            data=webhook_data(type, integration=integration, environment=environment, external_xref=external_xref,
-                              connection_id=connection_id, error_code=error_code, detail=detail),
+            db,
+            workspace_id=workspace_id,
+            environment=environment,
+            event_type=type,
+            now=now,
+            data=webhook_data(
+                type,
+                integration=integration,
+                environment=environment,
+                external_xref=external_xref,
+                connection_id=connection_id,
+                error_code=error_code,
+                detail=detail,
+            ),
         )
     if queued:
         webhooks.notify(db)
@@ -84,7 +95,9 @@ async def list_events(
     types: tuple[str, ...] = (),
 ) -> list[dict]:
     """Newest first; the keyword filters narrow it (the dashboard's connection page uses them)."""
-    query = sa.select(auth_events).where(auth_events.c.workspace_id == workspace_id, auth_events.c.environment == environment)
+    query = sa.select(auth_events).where(
+        auth_events.c.workspace_id == workspace_id, auth_events.c.environment == environment
+    )
     if connection_id is not None:
         query = query.where(auth_events.c.connection_id == connection_id)
     if integration is not None:

@@ -55,16 +55,26 @@ def normalise_email(email: str) -> str:
 
 def _member_query():
     return sa.select(
-        members.c.id, members.c.workspace_id, workspaces.c.name.label("workspace_name"), members.c.email,
-        members.c.created_at, members.c.last_sign_in_at, members.c.password_hash, members.c.failed_sign_ins,
+        members.c.id,
+        members.c.workspace_id,
+        workspaces.c.name.label("workspace_name"),
+        members.c.email,
+        members.c.created_at,
+        members.c.last_sign_in_at,
+        members.c.password_hash,
+        members.c.failed_sign_ins,
         members.c.locked_until,
     ).join(workspaces, workspaces.c.id == members.c.workspace_id)
 
 
 def _member(row) -> Member:
     return Member(
-        id=row["id"], workspace_id=row["workspace_id"], workspace_name=row["workspace_name"], email=row["email"],
-        created_at=as_utc(row["created_at"]), last_sign_in_at=as_utc(row["last_sign_in_at"]),
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        workspace_name=row["workspace_name"],
+        email=row["email"],
+        created_at=as_utc(row["created_at"]),
+        last_sign_in_at=as_utc(row["last_sign_in_at"]),
     )
 
 
@@ -75,9 +85,15 @@ async def create_member(db: Database, workspace_id: str, email: str, password_ha
     if await db.fetch_one(sa.select(members.c.id).where(members.c.email == email)) is not None:
         raise Conflict(f"{email} is already a member (of this or another workspace).", code="member_exists")
     member_id = random_id("mem", 9)
-    await db.execute(members.insert().values(
-        id=member_id, workspace_id=workspace_id, email=email, password_hash=password_hash, created_at=utcnow(),
-    ))
+    await db.execute(
+        members.insert().values(
+            id=member_id,
+            workspace_id=workspace_id,
+            email=email,
+            password_hash=password_hash,
+            created_at=utcnow(),
+        )
+    )
     found = await get_member(db, member_id)
     assert found is not None
     return found
@@ -96,37 +112,50 @@ async def find_by_email(db: Database, email: str) -> SignInRecord | None:
     row = await db.fetch_one(_member_query().where(members.c.email == email))
     if row is None:
         return None
-    return SignInRecord(member=_member(row), password_hash=row["password_hash"],
-                        failed_sign_ins=row["failed_sign_ins"] or 0, locked_until=as_utc(row["locked_until"]))
+    return SignInRecord(
+        member=_member(row),
+        password_hash=row["password_hash"],
+        failed_sign_ins=row["failed_sign_ins"] or 0,
+        locked_until=as_utc(row["locked_until"]),
+    )
 
 
 async def list_members(db: Database, workspace_id: str) -> list[Member]:
-    rows = await db.fetch_all(_member_query().where(members.c.workspace_id == workspace_id).order_by(members.c.created_at))
+    rows = await db.fetch_all(
+        _member_query().where(members.c.workspace_id == workspace_id).order_by(members.c.created_at)
+    )
     return [_member(r) for r in rows]
 
 
 async def set_password(db: Database, member_id: str, password_hash: str) -> None:
     """A new password also ends every session and any lockout."""
     async with db.transaction():
-        await db.execute(members.update().where(members.c.id == member_id)
-                         .values(password_hash=password_hash, failed_sign_ins=0, locked_until=None))
+        await db.execute(
+            members.update()
+            .where(members.c.id == member_id)
+            .values(password_hash=password_hash, failed_sign_ins=0, locked_until=None)
+        )
         await db.execute(dashboard_sessions.delete().where(dashboard_sessions.c.member_id == member_id))
 
 
-async def record_failed_sign_in(db: Database, member_id: str, *, now: datetime, max_failures: int,
-                                lock_until: datetime) -> datetime | None:
+async def record_failed_sign_in(
+    db: Database, member_id: str, *, now: datetime, max_failures: int, lock_until: datetime
+) -> datetime | None:
     """Count a wrong password; at `max_failures` in a row, lock the account. Returns the lock's end, if locked.
 
     One UPDATE … RETURNING per attempt, so concurrent wrong guesses are all counted.
     """
     row = await db.fetch_one(
-        members.update().where(members.c.id == member_id)
+        members.update()
+        .where(members.c.id == member_id)
         .values(failed_sign_ins=members.c.failed_sign_ins + 1)
         .returning(members.c.failed_sign_ins)
     )
     if row is None or row["failed_sign_ins"] < max_failures:
         return None
-    await db.execute(members.update().where(members.c.id == member_id).values(failed_sign_ins=0, locked_until=lock_until))
+    await db.execute(
+        members.update().where(members.c.id == member_id).values(failed_sign_ins=0, locked_until=lock_until)
+    )
     return lock_until
 
 
@@ -140,14 +169,21 @@ async def record_sign_in(db: Database, member_id: str, *, now: datetime, passwor
 async def create_session(db: Database, member_id: str, *, id_hash: str, csrf_token: str, expires_at: datetime) -> None:
     now = utcnow()
     await db.execute(dashboard_sessions.delete().where(dashboard_sessions.c.expires_at < now))
-    await db.execute(dashboard_sessions.insert().values(
-        id_hash=id_hash, member_id=member_id, csrf_token=csrf_token, created_at=now, expires_at=expires_at,
-    ))
+    await db.execute(
+        dashboard_sessions.insert().values(
+            id_hash=id_hash,
+            member_id=member_id,
+            csrf_token=csrf_token,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
 
 
 async def session_member(db: Database, id_hash: str, *, now: datetime) -> SessionRecord | None:
     row = await db.fetch_one(
-        _member_query().add_columns(dashboard_sessions.c.csrf_token, dashboard_sessions.c.expires_at)
+        _member_query()
+        .add_columns(dashboard_sessions.c.csrf_token, dashboard_sessions.c.expires_at)
         .join(dashboard_sessions, dashboard_sessions.c.member_id == members.c.id)
         .where(dashboard_sessions.c.id_hash == id_hash, dashboard_sessions.c.expires_at > now)
     )

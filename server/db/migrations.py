@@ -7,8 +7,8 @@ in `schema_migrations`; a migration and its version row commit together.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from databases import Database
@@ -39,8 +39,16 @@ def _indexes_as_of(table: sa.Table, version: int) -> list[sa.Index]:
 def _v1(dialect: Dialect) -> list[str]:
     # tables.py is the schema as of the newest version; this is exactly the DDL version 1 ran
     # (pinned by tests/lifecycle/golden/schema_v1_*.sql).
-    names = ["workspaces", "environments", "activations", "connections", "flows", "widget_results",
-             "auth_events", "sandbox_codes"]
+    names = [
+        "workspaces",
+        "environments",
+        "activations",
+        "connections",
+        "flows",
+        "widget_results",
+        "auth_events",
+        "sandbox_codes",
+    ]
     statements = [str(_create_table_as_of(tables.metadata.tables[n], 1).compile(dialect=dialect)) for n in names]
     for name in names:
         for index in _indexes_as_of(tables.metadata.tables[name], 1):
@@ -56,7 +64,9 @@ def _added_in(version: int, dialect: Dialect) -> list[str]:
             continue
         for column in table.columns:
             if _since(column) == version:
-                statements.append(f"ALTER TABLE {table.name} ADD COLUMN {CreateColumn(column).compile(dialect=dialect)}")
+                statements.append(
+                    f"ALTER TABLE {table.name} ADD COLUMN {CreateColumn(column).compile(dialect=dialect)}"
+                )
         for index in table.indexes:
             if _since(index) == version:
                 statements.append(str(CreateIndex(index).compile(dialect=dialect)))
@@ -111,7 +121,7 @@ async def migrate(database: Database) -> list[int]:
             for statement in build(dialect):
                 await database.execute(statement)
             await database.execute(
-                tables.schema_migrations.insert().values(version=version, applied_at=datetime.now(timezone.utc))
+                tables.schema_migrations.insert().values(version=version, applied_at=datetime.now(UTC))
             )
         logger.info("applied schema migration %s", version)
         applied.append(version)

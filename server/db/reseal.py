@@ -34,8 +34,12 @@ async def reseal_all(db: Database, sealer: Sealer) -> dict[str, int]:
             fresh = sealer.seal(sealer.open(row["client_secret_enc"], aad), aad)
             await db.execute(
                 activations.update()
-                .where(activations.c.workspace_id == row["workspace_id"], activations.c.environment == row["environment"],
-                       activations.c.integration == row["integration"], activations.c.client_secret_enc == row["client_secret_enc"])
+                .where(
+                    activations.c.workspace_id == row["workspace_id"],
+                    activations.c.environment == row["environment"],
+                    activations.c.integration == row["integration"],
+                    activations.c.client_secret_enc == row["client_secret_enc"],
+                )
                 .values(client_secret_enc=fresh)
             )
             counts["activations"] += 1

@@ -32,7 +32,9 @@ class StoredResult:
 
 
 async def _exists(db: Database, channel_hash: str) -> bool:
-    row = await db.fetch_one(sa.select(widget_results.c.channel_hash).where(widget_results.c.channel_hash == channel_hash))
+    row = await db.fetch_one(
+        sa.select(widget_results.c.channel_hash).where(widget_results.c.channel_hash == channel_hash)
+    )
     return row is not None
 
 
@@ -41,7 +43,9 @@ async def mark_started(db: Database, channel_hash: str, host_origin: str | None)
         return
     now = utcnow()
     await db.execute(
-        widget_results.insert().values(channel_hash=channel_hash, host_origin=host_origin, message=None, created_at=now, started_at=now)
+        widget_results.insert().values(
+            channel_hash=channel_hash, host_origin=host_origin, message=None, created_at=now, started_at=now
+        )
     )
 
 

@@ -179,7 +179,9 @@ async def create_endpoint(
     description: str | None = None,
 ) -> CreatedEndpoint:
     """Store an endpoint (the URL already checked: server/lifecycle/urls.py)."""
-    count = await db.fetch_val(sa.select(sa.func.count()).select_from(webhook_endpoints).where(_scoped(workspace_id, environment)))
+    count = await db.fetch_val(
+        sa.select(sa.func.count()).select_from(webhook_endpoints).where(_scoped(workspace_id, environment))
+    )
     if count >= MAX_ENDPOINTS_PER_ENVIRONMENT:
         raise InvalidRequest(f"An environment can have at most {MAX_ENDPOINTS_PER_ENVIRONMENT} webhook endpoints.")
     endpoint_id = random_id("whep", 12)
@@ -187,8 +189,14 @@ async def create_endpoint(
     now = utcnow()
     await db.execute(
         webhook_endpoints.insert().values(
-            id=endpoint_id, workspace_id=workspace_id, environment=environment, url=url, events=json.dumps(list(events)),
-            description=description, secret_enc=sealer.seal(secret.encode(), _secret_aad(endpoint_id)), created_at=now,
+            id=endpoint_id,
+            workspace_id=workspace_id,
+            environment=environment,
+            url=url,
+            events=json.dumps(list(events)),
+            description=description,
+            secret_enc=sealer.seal(secret.encode(), _secret_aad(endpoint_id)),
+            created_at=now,
         )
     )
     endpoint = WebhookEndpoint(endpoint_id, workspace_id, environment, url, tuple(events), description, now)
@@ -197,13 +205,17 @@ async def create_endpoint(
 
 async def list_endpoints(db: Database, workspace_id: str, environment: str) -> list[WebhookEndpoint]:
     rows = await db.fetch_all(
-        sa.select(webhook_endpoints).where(_scoped(workspace_id, environment)).order_by(webhook_endpoints.c.created_at, webhook_endpoints.c.id)
+        sa.select(webhook_endpoints)
+        .where(_scoped(workspace_id, environment))
+        .order_by(webhook_endpoints.c.created_at, webhook_endpoints.c.id)
     )
     return [_endpoint(r) for r in rows]
 
 
 async def get_endpoint(db: Database, workspace_id: str, environment: str, endpoint_id: str) -> WebhookEndpoint:
-    row = await db.fetch_one(sa.select(webhook_endpoints).where(_scoped(workspace_id, environment), webhook_endpoints.c.id == endpoint_id))
+    row = await db.fetch_one(
+        sa.select(webhook_endpoints).where(_scoped(workspace_id, environment), webhook_endpoints.c.id == endpoint_id)
+    )
     if row is None:
         raise NotFound(f"No webhook endpoint {endpoint_id!r} in this environment.")
     return _endpoint(row)
@@ -234,7 +246,9 @@ async def enqueue(
 
     Call inside the transaction that records the event.
     """
-    rows = await db.fetch_all(sa.select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(_scoped(workspace_id, environment)))
+    rows = await db.fetch_all(
+        sa.select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(_scoped(workspace_id, environment))
+    )
     targets = [r["id"] for r in rows if event_type in json.loads(r["events"])]
     if not targets:
         return 0
@@ -242,8 +256,16 @@ async def enqueue(
     for endpoint_id in targets:
         await db.execute(
             webhook_deliveries.insert().values(
-                id=new_delivery_id(), endpoint_id=endpoint_id, workspace_id=workspace_id, environment=environment,
-                event_type=event_type, payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                id=new_delivery_id(),
+                endpoint_id=endpoint_id,
+                workspace_id=workspace_id,
+                environment=environment,
+                event_type=event_type,
+                payload=payload,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
             )
         )
     return len(targets)
@@ -266,12 +288,16 @@ async def due_deliveries(db: Database, *, now: datetime, limit: int) -> list[str
 async def next_attempt_at(db: Database, *, now: datetime) -> datetime | None:
     """When the soonest pending delivery nobody holds falls due (None: nothing waiting)."""
     value = await db.fetch_val(
-        sa.select(sa.func.min(webhook_deliveries.c.next_attempt_at)).where(webhook_deliveries.c.status == "pending", _lease_free(now))
+        sa.select(sa.func.min(webhook_deliveries.c.next_attempt_at)).where(
+            webhook_deliveries.c.status == "pending", _lease_free(now)
+        )
     )
     return as_utc(value)
 
 
-async def claim(db: Database, delivery_id: str, *, token: str, now: datetime, lease_until: datetime) -> ClaimedDelivery | None:
+async def claim(
+    db: Database, delivery_id: str, *, token: str, now: datetime, lease_until: datetime
+) -> ClaimedDelivery | None:
     """Take the lease on a due delivery and count the attempt; None when another worker has it."""
     row = await db.fetch_one(
         webhook_deliveries.update()
@@ -281,13 +307,22 @@ async def claim(db: Database, delivery_id: str, *, token: str, now: datetime, le
             webhook_deliveries.c.next_attempt_at <= now,
             _lease_free(now),
         )
-        .values(lease_until=lease_until, lease_token=token, attempts=webhook_deliveries.c.attempts + 1, last_attempt_at=now)
-        .returning(webhook_deliveries.c.id, webhook_deliveries.c.endpoint_id, webhook_deliveries.c.payload, webhook_deliveries.c.attempts)
+        .values(
+            lease_until=lease_until, lease_token=token, attempts=webhook_deliveries.c.attempts + 1, last_attempt_at=now
+        )
+        .returning(
+            webhook_deliveries.c.id,
+            webhook_deliveries.c.endpoint_id,
+            webhook_deliveries.c.payload,
+            webhook_deliveries.c.attempts,
+        )
     )
     if row is None:
         return None
     endpoint = await db.fetch_one(
-        sa.select(webhook_endpoints.c.url, webhook_endpoints.c.secret_enc).where(webhook_endpoints.c.id == row["endpoint_id"])
+        sa.select(webhook_endpoints.c.url, webhook_endpoints.c.secret_enc).where(
+            webhook_endpoints.c.id == row["endpoint_id"]
+        )
     )
     if endpoint is None:  # deleted meanwhile (its deliveries go with it)
         return None
@@ -307,8 +342,15 @@ async def mark_delivered(db: Database, delivery_id: str, *, status_code: int, no
     await db.execute(
         webhook_deliveries.update()
         .where(webhook_deliveries.c.id == delivery_id)
-        .values(status="delivered", delivered_at=now, last_status_code=status_code, last_error=None,
-                next_attempt_at=None, lease_until=None, lease_token=None)
+        .values(
+            status="delivered",
+            delivered_at=now,
+            last_status_code=status_code,
+            last_error=None,
+            next_attempt_at=None,
+            lease_until=None,
+            lease_token=None,
+        )
     )
 
 
@@ -324,8 +366,11 @@ async def mark_failed_attempt(
     """Schedule the next attempt, or give up (`next_attempt_at` None: status `failed`)."""
     await db.execute(
         webhook_deliveries.update()
-        .where(webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.lease_token == token,
-               webhook_deliveries.c.status == "pending")
+        .where(
+            webhook_deliveries.c.id == delivery_id,
+            webhook_deliveries.c.lease_token == token,
+            webhook_deliveries.c.status == "pending",
+        )
         .values(
             status="pending" if next_attempt_at else "failed",
             next_attempt_at=next_attempt_at,
@@ -377,7 +422,7 @@ async def reseal_secrets(db: Database, sealer: Sealer) -> int:
 
 # ---- Waking the in-process dispatcher ---------------------------------------------------------
 
-_wake: "weakref.WeakKeyDictionary[Database, asyncio.Event]" = weakref.WeakKeyDictionary()
+_wake: weakref.WeakKeyDictionary[Database, asyncio.Event] = weakref.WeakKeyDictionary()
 
 
 def wake_event(db: Database) -> asyncio.Event:

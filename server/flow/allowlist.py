@@ -52,7 +52,7 @@ def _split(url: str):
         return None
     if not _HOST.match(parts.hostname.lower()):
         return None
-    if any(c in url for c in "\\\r\n\t ") :
+    if any(c in url for c in "\\\r\n\t "):
         return None
     return parts.scheme, parts.hostname.lower(), port, parts.path or "/", parts.query
 
@@ -79,4 +79,8 @@ def url_allowed(url: str | None, allowed: tuple[str, ...] | list[str]) -> bool:
 
 
 def valid_allowlist_entry(value: str, *, kind: str) -> bool:
-    return (normalise_origin(value) is not None) if kind == "origin" else (_split(value) is not None and not _split(value)[4])
+    return (
+        (normalise_origin(value) is not None)
+        if kind == "origin"
+        else (_split(value) is not None and not _split(value)[4])
+    )

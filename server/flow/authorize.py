@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Awaitable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from server.catalog.models import Integration, OAuth2Spec
 from server.crypto import constant_time_equal, sha256_hex
 from server.db import activations as activation_store
-from server.db.activations import Activation
 from server.db import events
 from server.db import flows as flow_store
+from server.db.activations import Activation
 from server.db.flows import ConsumedFlow
 from server.errors import FlowError, LatchkeyError, UntrustedFlowError
 from server.flow import pkce
@@ -52,7 +52,9 @@ async def active(services: Services, ctx: FlowContext, integration: Integration)
     return activation
 
 
-async def client_credentials(services: Services, ctx: FlowContext, integration: Integration, activation: Activation | None = None) -> ClientCredentials:
+async def client_credentials(
+    services: Services, ctx: FlowContext, integration: Integration, activation: Activation | None = None
+) -> ClientCredentials:
     """The workspace's developer credentials for this integration (synthetic in the sandbox)."""
     activation = activation or await active(services, ctx, integration)
     if ctx.environment == "sandbox":
@@ -63,13 +65,18 @@ async def client_credentials(services: Services, ctx: FlowContext, integration: 
     return ClientCredentials(activation.client_id, secret)
 
 
-async def requested_scopes(services: Services, ctx: FlowContext, integration: Integration, activation: Activation | None = None) -> tuple[str, ...]:
+async def requested_scopes(
+    services: Services, ctx: FlowContext, integration: Integration, activation: Activation | None = None
+) -> tuple[str, ...]:
     """The unified scopes this flow asks for: the host's, else what the activation allows."""
     activation = activation or await active(services, ctx, integration)
     if ctx.scopes and activation.scopes:
         outside = [s for s in ctx.scopes if s not in activation.scopes]
         if outside:
-            raise FlowError(f"The scope {outside[0]!r} is not enabled for {integration.name} in this workspace.", code="invalid_scope")
+            raise FlowError(
+                f"The scope {outside[0]!r} is not enabled for {integration.name} in this workspace.",
+                code="invalid_scope",
+            )
     scopes = ctx.scopes or tuple(s for s in activation.scopes if s in integration.scopes)
     provider_scopes_for(integration, scopes)  # raises invalid_scope naming the scope
     return scopes
@@ -95,7 +102,9 @@ def oauth2_spec(integration: Integration, sandbox: bool) -> OAuth2Spec:
         )
     if integration.oauth2 is not None:
         return integration.oauth2
-    raise FlowError(f"{integration.name} uses {integration.kind}, which this server cannot start yet.", code="invalid_request")
+    raise FlowError(
+        f"{integration.name} uses {integration.kind}, which this server cannot start yet.", code="invalid_request"
+    )
 
 
 def _merge_query(url: str, params: dict[str, str]) -> str:
@@ -105,11 +114,7 @@ def _merge_query(url: str, params: dict[str, str]) -> str:
 
 
 def user_variables(integration: Integration, supplied: dict[str, str]) -> dict[str, str]:
-    return {
-        v.name: check_variable(v, supplied.get(v.name))
-        for v in integration.variables
-        if v.source == "user"
-    }
+    return {v.name: check_variable(v, supplied.get(v.name)) for v in integration.variables if v.source == "user"}
 
 
 async def begin(
@@ -144,15 +149,31 @@ async def begin(
     )
     state = services.signer.sign(
         SALT_STATE,
-        {"n": nonce, "i": integration.slug, "b": browser_hash, "c": ctx.with_(scopes=scopes).to_dict(), "v": values, "p": provider_scopes},
+        {
+            "n": nonce,
+            "i": integration.slug,
+            "b": browser_hash,
+            "c": ctx.with_(scopes=scopes).to_dict(),
+            "v": values,
+            "p": provider_scopes,
+        },
     )
     url = authorization_url(
-        spec, authorize_url, client_id=creds.client_id, redirect_uri=services.callback_url(integration.slug), state=state,
-        code_challenge=pkce.s256_challenge(verifier) if verifier else None, provider_scopes=provider_scopes,
+        spec,
+        authorize_url,
+        client_id=creds.client_id,
+        redirect_uri=services.callback_url(integration.slug),
+        state=state,
+        code_challenge=pkce.s256_challenge(verifier) if verifier else None,
+        provider_scopes=provider_scopes,
     )
     await events.record_event(
-        services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
-        external_xref=ctx.external_xref, type="auth.started",
+        services.db,
+        workspace_id=ctx.workspace_id,
+        environment=ctx.environment,
+        integration=integration.slug,
+        external_xref=ctx.external_xref,
+        type="auth.started",
     )
     return url
 
@@ -168,7 +189,12 @@ def authorization_url(
     provider_scopes: list[str],
 ) -> str:
     """The provider's authorization URL for one flow (RFC 6749 §4.1.1, RFC 7636 §4.3)."""
-    params: dict[str, str] = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state}
+    params: dict[str, str] = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "state": state,
+    }
     if spec.scope_separator is not None and provider_scopes:
         params[spec.scope_param] = spec.scope_separator.join(provider_scopes)
     if code_challenge:
@@ -180,7 +206,9 @@ def authorization_url(
     return _merge_query(authorize_url, params)
 
 
-def verify_state(services: Services, integration: Integration, state_token: str | None, browser_secret: str | None) -> dict:
+def verify_state(
+    services: Services, integration: Integration, state_token: str | None, browser_secret: str | None
+) -> dict:
     """Signature, age, integration and browser binding. Failures here are untrusted."""
     state = services.signer.verify_state(state_token, services.settings.state_max_age)
     if state.get("i") != integration.slug:
@@ -205,7 +233,9 @@ async def complete(
     state = verify_state(services, integration, params.get("state"), browser_secret)
     ctx = FlowContext.from_dict(state["c"])
     consumed = await consume_once(services, state["n"])
-    return await settle(services, ctx, integration, _finish(services, integration, ctx, state, params, consumed.pkce_verifier))
+    return await settle(
+        services, ctx, integration, _finish(services, integration, ctx, state, params, consumed.pkce_verifier)
+    )
 
 
 async def consume_once(services: Services, nonce: str) -> ConsumedFlow:
@@ -275,8 +305,15 @@ async def _finish(
     if spec.metadata_requests and not sandbox:
         metadata.update(await fetch_metadata(services.http, spec.metadata_requests, tokens.access_token, values))
     return await store_connection(
-        services, ctx, integration, tokens.credentials(), scopes_granted=grant.unified, provider_scopes=grant.provider,
-        partial_grant=grant.partial, metadata=metadata, expires_at=tokens.expires_at,
+        services,
+        ctx,
+        integration,
+        tokens.credentials(),
+        scopes_granted=grant.unified,
+        provider_scopes=grant.provider,
+        partial_grant=grant.partial,
+        metadata=metadata,
+        expires_at=tokens.expires_at,
     )
 
 

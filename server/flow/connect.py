@@ -43,15 +43,27 @@ async def store_connection(
         ),
     )
     await events.record_event(
-        services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
-        external_xref=ctx.external_xref, connection_id=saved.connection.id,
+        services.db,
+        workspace_id=ctx.workspace_id,
+        environment=ctx.environment,
+        integration=integration.slug,
+        external_xref=ctx.external_xref,
+        connection_id=saved.connection.id,
         type="connection.created" if saved.created else "connection.updated",
     )
     return saved.connection.id
 
 
-async def record_failure(services: Services, ctx: FlowContext, integration: Integration, code: str, detail: str | None = None) -> None:
+async def record_failure(
+    services: Services, ctx: FlowContext, integration: Integration, code: str, detail: str | None = None
+) -> None:
     await events.record_event(
-        services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
-        external_xref=ctx.external_xref, type="auth.failed", error_code=code, detail=detail,
+        services.db,
+        workspace_id=ctx.workspace_id,
+        environment=ctx.environment,
+        integration=integration.slug,
+        external_xref=ctx.external_xref,
+        type="auth.failed",
+        error_code=code,
+        detail=detail,
     )

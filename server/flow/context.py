@@ -34,15 +34,17 @@ class FlowContext:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in data.items() if v not in (None, (), [], {}, False)}
+        return {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in data.items() if v not in (None, (), [], {}, False)
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FlowContext":
+    def from_dict(cls, data: dict[str, Any]) -> FlowContext:
         known = {f for f in cls.__dataclass_fields__}
         values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
         return cls(**values)
 
-    def with_(self, **changes: Any) -> "FlowContext":
+    def with_(self, **changes: Any) -> FlowContext:
         return replace(self, **changes)
 
     def allows_integration(self, slug: str) -> bool:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
-import socket
-from urllib.parse import urlsplit
 import secrets
+import socket
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from server.catalog.models import Integration, OAuth2Spec
 from server.db import flows as flow_store
@@ -56,10 +56,18 @@ async def open_form(services: Services, ctx: FlowContext, integration: Integrati
     scopes = await requested_scopes(services, ctx, integration)
     nonce = secrets.token_urlsafe(24)
     await flow_store.create_flow(
-        services.db, services.sealer, nonce=nonce, workspace_id=ctx.workspace_id, environment=ctx.environment,
-        integration=integration.slug, pkce_verifier=None, max_age=services.settings.state_max_age,
+        services.db,
+        services.sealer,
+        nonce=nonce,
+        workspace_id=ctx.workspace_id,
+        environment=ctx.environment,
+        integration=integration.slug,
+        pkce_verifier=None,
+        max_age=services.settings.state_max_age,
     )
-    return services.signer.sign(SALT_STATE, {"n": nonce, "i": integration.slug, "f": 1, "c": ctx.with_(scopes=scopes).to_dict()})
+    return services.signer.sign(
+        SALT_STATE, {"n": nonce, "i": integration.slug, "f": 1, "c": ctx.with_(scopes=scopes).to_dict()}
+    )
 
 
 def read_form_state(services: Services, integration: Integration, token: str | None) -> FormState:
@@ -118,13 +126,19 @@ async def client_credentials_token(services: Services, integration: Integration,
     params = {"grant_type": "client_credentials"}
     params.update({k: _fill(v, values) for k, v in spec.token_params.items()})
     as_oauth2 = OAuth2Spec(
-        authorize_url=spec.token_url, token_url=spec.token_url, token_auth_method=spec.token_auth_method,
+        authorize_url=spec.token_url,
+        token_url=spec.token_url,
+        token_auth_method=spec.token_auth_method,
         token_response=spec.token_response,
     )
     try:
         return await token_request(
-            services.http, as_oauth2, render_url(spec.token_url, values), params,
-            client_id=values.get("client_id", ""), client_secret=values.get("client_secret"),
+            services.http,
+            as_oauth2,
+            render_url(spec.token_url, values),
+            params,
+            client_id=values.get("client_id", ""),
+            client_secret=values.get("client_secret"),
         )
     except ProviderError as exc:
         if getattr(exc, "provider_code", None) in ("invalid_client", "unauthorized_client", "invalid_grant"):
@@ -183,7 +197,11 @@ async def submit(services: Services, integration: Integration, form: FormState, 
     if await flow_store.consume_flow(services.db, services.sealer, form.nonce) is None:
         raise UntrustedFlowError("This form was already submitted. Please start again.", code="state_reused")
     return await store_connection(
-        services, ctx, integration, stored, scopes_granted=list(ctx.scopes),
+        services,
+        ctx,
+        integration,
+        stored,
+        scopes_granted=list(ctx.scopes),
         metadata={f.name: values[f.name] for f in integration.fields if not f.secret and f.name in values},
     )
 

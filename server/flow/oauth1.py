@@ -38,7 +38,6 @@ from server.flow.signing import SALT_STATE
 from server.http import ProviderResponse
 from server.services import Services
 
-
 KIND = "oauth1"
 _MAX_TOKEN_LENGTH = 4096
 _MAX_VERIFIER_LENGTH = 4096
@@ -85,7 +84,10 @@ def signed_headers(
     try:
         _, headers, _ = auth.sign("POST", url, {}, b"")
     except OAuth1Error as exc:  # e.g. plain http to a non-loopback host
-        raise FlowError(f"The provider's OAuth 1.0a endpoint cannot be used: {exc.description or exc.error}.", code="invalid_request") from exc
+        raise FlowError(
+            f"The provider's OAuth 1.0a endpoint cannot be used: {exc.description or exc.error}.",
+            code="invalid_request",
+        ) from exc
     return {k: v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}
 
 
@@ -126,24 +128,40 @@ def token_pair(data: dict[str, str], what: str) -> TokenPair:
     return TokenPair(token, secret)
 
 
-async def request_token(services: Services, spec: OAuth1Spec, *, consumer_key: str, consumer_secret: str, callback: str) -> TokenPair:
+async def request_token(
+    services: Services, spec: OAuth1Spec, *, consumer_key: str, consumer_secret: str, callback: str
+) -> TokenPair:
     """Temporary credentials (RFC 5849 §2.1); the provider must confirm the callback (1.0a)."""
-    headers = signed_headers(spec.request_token_url, consumer_key=consumer_key, consumer_secret=consumer_secret, callback=callback)
+    headers = signed_headers(
+        spec.request_token_url, consumer_key=consumer_key, consumer_secret=consumer_secret, callback=callback
+    )
     response = await services.http.request("POST", spec.request_token_url, headers=headers, content=b"")
     data = read_form(response, "request token")
     # RFC 5849 §2.1 says "true"; Authlib's server sends "True".
     if data.get("oauth_callback_confirmed", "").lower() != "true":
-        raise ProviderError("The provider did not confirm the callback (oauth_callback_confirmed), so OAuth 1.0a cannot be used safely.")
+        raise ProviderError(
+            "The provider did not confirm the callback (oauth_callback_confirmed), so OAuth 1.0a cannot be used safely."
+        )
     return token_pair(data, "request token")
 
 
 async def access_token(
-    services: Services, spec: OAuth1Spec, *, consumer_key: str, consumer_secret: str, request: TokenPair, verifier: str,
+    services: Services,
+    spec: OAuth1Spec,
+    *,
+    consumer_key: str,
+    consumer_secret: str,
+    request: TokenPair,
+    verifier: str,
 ) -> TokenPair:
     """Token credentials for an authorized request token (RFC 5849 §2.3)."""
     headers = signed_headers(
-        spec.access_token_url, consumer_key=consumer_key, consumer_secret=consumer_secret,
-        token=request.token, token_secret=request.secret, verifier=verifier,
+        spec.access_token_url,
+        consumer_key=consumer_key,
+        consumer_secret=consumer_secret,
+        token=request.token,
+        token_secret=request.secret,
+        verifier=verifier,
     )
     response = await services.http.request("POST", spec.access_token_url, headers=headers, content=b"")
     return token_pair(read_form(response, "access token"), "access token")
@@ -183,10 +201,19 @@ async def begin(services: Services, ctx: FlowContext, integration: Integration, 
     nonce = secrets.token_urlsafe(24)
     state = services.signer.sign(
         SALT_STATE,
-        {"n": nonce, "i": integration.slug, "b": browser_hash, "c": ctx.with_(scopes=scopes).to_dict(), "p": provider_scopes, "k": KIND},
+        {
+            "n": nonce,
+            "i": integration.slug,
+            "b": browser_hash,
+            "c": ctx.with_(scopes=scopes).to_dict(),
+            "p": provider_scopes,
+            "k": KIND,
+        },
     )
     callback = services.callback_url(integration.slug) + "?" + urlencode({"state": state})
-    temporary = await request_token(services, spec, consumer_key=consumer_key, consumer_secret=consumer_secret, callback=callback)
+    temporary = await request_token(
+        services, spec, consumer_key=consumer_key, consumer_secret=consumer_secret, callback=callback
+    )
     # Only now, with a request token in hand, is the flow row written: a provider that refuses
     # leaves nothing behind. The row seals the request token and its secret (the `pkce_verifier`
     # column is encrypted and bound to the nonce).
@@ -201,8 +228,12 @@ async def begin(services: Services, ctx: FlowContext, integration: Integration, 
         max_age=services.settings.state_max_age,
     )
     await events.record_event(
-        services.db, workspace_id=ctx.workspace_id, environment=ctx.environment, integration=integration.slug,
-        external_xref=ctx.external_xref, type="auth.started",
+        services.db,
+        workspace_id=ctx.workspace_id,
+        environment=ctx.environment,
+        integration=integration.slug,
+        external_xref=ctx.external_xref,
+        type="auth.started",
     )
     return authorization_url(spec, oauth_token=temporary.token, provider_scopes=provider_scopes)
 
@@ -228,7 +259,9 @@ async def complete(
         temporary = TokenPair(str(stored["t"]), str(stored["s"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise UntrustedFlowError("This authorization's state is not valid.", code="invalid_state") from exc
-    return await authorize.settle(services, ctx, integration, _finish(services, integration, ctx, state, params, temporary))
+    return await authorize.settle(
+        services, ctx, integration, _finish(services, integration, ctx, state, params, temporary)
+    )
 
 
 async def _finish(
@@ -255,10 +288,19 @@ async def _finish(
         raise FlowError("The provider's answer is for another authorization request.", code="invalid_request")
     consumer_key, consumer_secret = await _consumer(services, ctx, integration)
     token = await access_token(
-        services, spec, consumer_key=consumer_key, consumer_secret=consumer_secret, request=temporary, verifier=verifier,
+        services,
+        spec,
+        consumer_key=consumer_key,
+        consumer_secret=consumer_secret,
+        request=temporary,
+        verifier=verifier,
     )
     # OAuth 1.0a reports no granted scope: the grant is what was asked for.
     return await store_connection(
-        services, ctx, integration, {"type": "oauth1", "oauth_token": token.token, "oauth_token_secret": token.secret},
-        scopes_granted=list(ctx.scopes), provider_scopes=list(state.get("p", [])),
+        services,
+        ctx,
+        integration,
+        {"type": "oauth1", "oauth_token": token.token, "oauth_token_secret": token.secret},
+        scopes_granted=list(ctx.scopes),
+        provider_scopes=list(state.get("p", [])),
     )

@@ -4,7 +4,8 @@ session, or an API request. Every check of the allowlists at creation time happe
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from server.crypto import sha256_hex
 from server.db.workspaces import Environment, get_environment
@@ -50,7 +51,9 @@ def check_origin(env: Environment, origin: str | None, mode: str) -> str | None:
     if not origin:
         raise InvalidRequest("origin (the host page's origin) is required for popup and inline modes.")
     if not origin_allowed(origin, env.allowed_origins):
-        raise InvalidRequest(f"The origin {origin!r} is not on this environment's allowed origins.", code="origin_not_allowed")
+        raise InvalidRequest(
+            f"The origin {origin!r} is not on this environment's allowed origins.", code="origin_not_allowed"
+        )
     return normalise_origin(origin)
 
 
@@ -143,9 +146,17 @@ async def context_from_picker_params(services: Services, params: Mapping[str, st
             raise InvalidRequest("This connect session was created for another origin.", code="origin_not_allowed")
         base = FlowContext.from_dict(data)
         return build_context(
-            services, env, external_xref=base.external_xref, scopes=list(base.scopes), integrations=list(base.integrations),
-            categories=list(base.categories) or params.get("categories"), success_url=base.success_url,
-            failure_url=base.failure_url, origin=origin, via_session=True, connection_id=base.connection_id,
+            services,
+            env,
+            external_xref=base.external_xref,
+            scopes=list(base.scopes),
+            integrations=list(base.integrations),
+            categories=list(base.categories) or params.get("categories"),
+            success_url=base.success_url,
+            failure_url=base.failure_url,
+            origin=origin,
+            via_session=True,
+            connection_id=base.connection_id,
             display={**display, "host_state": display["host_state"] or base.host_state},
         )
     workspace_id = params.get("workspace") or ""
@@ -157,8 +168,14 @@ async def context_from_picker_params(services: Services, params: Mapping[str, st
             code="session_required",
         )
     return build_context(
-        services, env, external_xref=params.get("external_xref"), scopes=params.get("scopes"),
-        integrations=params.get("integrations"), categories=params.get("categories"),
-        success_url=params.get("success_url"), failure_url=params.get("failure_url"), origin=params.get("origin"),
+        services,
+        env,
+        external_xref=params.get("external_xref"),
+        scopes=params.get("scopes"),
+        integrations=params.get("integrations"),
+        categories=params.get("categories"),
+        success_url=params.get("success_url"),
+        failure_url=params.get("failure_url"),
+        origin=params.get("origin"),
         display=display,
     )

@@ -22,7 +22,7 @@ class FlowResult:
         return self.error is None
 
     @classmethod
-    def failed(cls, integration: str, error: LatchkeyError) -> "FlowResult":
+    def failed(cls, integration: str, error: LatchkeyError) -> FlowResult:
         return cls(integration=integration, error=error.code, error_description=error.message[:300])
 
 

@@ -27,9 +27,7 @@ def unsupported_scopes(integration: Integration, unified: tuple[str, ...]) -> li
 def provider_scopes_for(integration: Integration, unified: tuple[str, ...]) -> list[str]:
     missing = unsupported_scopes(integration, unified)
     if missing:
-        raise FlowError(
-            f"{integration.name} cannot grant the scope {missing[0]!r}.", code="invalid_scope"
-        )
+        raise FlowError(f"{integration.name} cannot grant the scope {missing[0]!r}.", code="invalid_scope")
     provider: list[str] = list(integration.oauth2.default_scopes) if integration.oauth2 else []
     for scope in unified:
         provider.extend(integration.scopes[scope])
@@ -43,7 +41,12 @@ class Grant:
     partial: bool
 
 
-def granted(integration: Integration, requested: tuple[str, ...], provider_granted: list[str] | None, provider_requested: list[str]) -> Grant:
+def granted(
+    integration: Integration,
+    requested: tuple[str, ...],
+    provider_granted: list[str] | None,
+    provider_requested: list[str],
+) -> Grant:
     """Which unified scopes a token carries. A provider that echoes no scope granted what was asked."""
     if provider_granted is None:
         return Grant(unified=list(requested), provider=provider_requested, partial=False)

@@ -43,7 +43,9 @@ class Signer:
         try:
             data = self._serializer(SALT_STATE).loads(token, max_age=max_age)
         except SignatureExpired as exc:
-            raise UntrustedFlowError("This authorization took too long and expired. Please start again.", code="expired_state") from exc
+            raise UntrustedFlowError(
+                "This authorization took too long and expired. Please start again.", code="expired_state"
+            ) from exc
         except BadSignature as exc:
             raise UntrustedFlowError("This authorization's state is not valid.", code="invalid_state") from exc
         if not isinstance(data, dict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -82,12 +82,12 @@ def _provider_error(data: dict[str, Any], status: int) -> ProviderError:
 
 
 def normalise(spec: TokenResponseSpec, response: ProviderResponse, *, now: datetime | None = None) -> TokenSet:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if response.status >= 500:
         cls = ProviderUnavailable if response.status in (502, 503, 504) else ProviderError
         raise cls(f"The provider's token endpoint failed with HTTP {response.status}.")
     data = parse_body(response)
-    if response.status != 200 or "error" in data and not dig(data, spec.access_token):
+    if response.status != 200 or ("error" in data and not dig(data, spec.access_token)):
         raise _provider_error(data, response.status)
     if spec.error_flag is not None and dig(data, spec.error_flag) is not True:
         raise _provider_error(data, response.status)
@@ -102,7 +102,7 @@ def normalise(spec: TokenResponseSpec, response: ProviderResponse, *, now: datet
         except ValueError as exc:
             raise ProviderError("The provider's expires_at is not a date.") from exc
         if expires_at.tzinfo is None:
-            expires_at = expires_at.replace(tzinfo=timezone.utc)
+            expires_at = expires_at.replace(tzinfo=UTC)
     else:
         raw = dig(data, spec.expires_in)
         if raw not in (None, ""):

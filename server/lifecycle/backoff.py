@@ -21,7 +21,9 @@ def refresh_retry_delay(failures: int, rng: random.Random | None = None) -> time
     return timedelta(seconds=jittered(seconds, rng))
 
 
-def delivery_retry_delay(schedule: tuple[float, ...], attempts: int, rng: random.Random | None = None) -> timedelta | None:
+def delivery_retry_delay(
+    schedule: tuple[float, ...], attempts: int, rng: random.Random | None = None
+) -> timedelta | None:
     """The wait after failed attempt number `attempts` (1-based); None once the schedule is spent."""
     if attempts < 1 or attempts > len(schedule):
         return None

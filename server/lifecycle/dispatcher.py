@@ -100,10 +100,20 @@ class WebhookDispatcher:
             delay = delivery_retry_delay(self._schedule, claimed.attempts)
             next_at = utcnow() + delay if delay is not None else None
             await store.mark_failed_attempt(
-                self._db, claimed.id, token=token, status_code=status, error=error or f"HTTP {status}", next_attempt_at=next_at,
+                self._db,
+                claimed.id,
+                token=token,
+                status_code=status,
+                error=error or f"HTTP {status}",
+                next_attempt_at=next_at,
             )
-            logger.warning("webhook %s attempt %d failed (%s); %s", claimed.id, claimed.attempts, error or f"HTTP {status}",
-                           f"next attempt at {next_at.isoformat()}" if next_at else "giving up")
+            logger.warning(
+                "webhook %s attempt %d failed (%s); %s",
+                claimed.id,
+                claimed.attempts,
+                error or f"HTTP {status}",
+                f"next attempt at {next_at.isoformat()}" if next_at else "giving up",
+            )
 
 
 async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:

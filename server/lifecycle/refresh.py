@@ -41,7 +41,9 @@ from server.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Services
 logger = logging.getLogger("latchkey.refresh")
 
 REFRESH_MARGIN = timedelta(minutes=5)
-PERMANENT_ERRORS = frozenset({"invalid_grant", "invalid_refresh_token", "bad_refresh_token", "token_revoked", "refresh_token_expired"})
+PERMANENT_ERRORS = frozenset(
+    {"invalid_grant", "invalid_refresh_token", "bad_refresh_token", "token_revoked", "refresh_token_expired"}
+)
 _POLL_FIRST, _POLL_MAX = 0.02, 0.25
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 _inflight: set[asyncio.Task] = set()
@@ -96,13 +98,17 @@ async def credentials_valid_now(services: Services, connection: Connection) -> t
     if attempt.permanent or attempt.connection.status == "unhealthy":
         failure: LatchkeyError = _unhealthy(attempt.connection)
     elif attempt.error == ProviderUnavailable.code:
-        failure = ProviderUnavailable(f"The access token has expired and the provider could not be reached to refresh it: {attempt.message}")
+        failure = ProviderUnavailable(
+            f"The access token has expired and the provider could not be reached to refresh it: {attempt.message}"
+        )
     else:
         failure = ProviderError(f"The access token has expired and refreshing it failed: {attempt.message}")
     return _still_valid_or(attempt.connection, attempt.credentials, utcnow(), failure)
 
 
-def _still_valid_or(connection: Connection, credentials: dict[str, Any], now: datetime, failure: LatchkeyError) -> tuple[Connection, dict[str, Any]]:
+def _still_valid_or(
+    connection: Connection, credentials: dict[str, Any], now: datetime, failure: LatchkeyError
+) -> tuple[Connection, dict[str, Any]]:
     """An access token that has not expired yet is still worth handing out."""
     if connection.expires_at is not None and connection.expires_at > now:
         return connection, credentials
@@ -111,7 +117,9 @@ def _still_valid_or(connection: Connection, credentials: dict[str, Any], now: da
 
 def _unhealthy(connection: Connection) -> ConnectionUnhealthy:
     reason = connection.status_reason or "Its tokens can no longer be refreshed."
-    return ConnectionUnhealthy(f"The connection is unhealthy: {reason} Re-authorize it (POST /api/v1/connect-sessions with connection_id).")
+    return ConnectionUnhealthy(
+        f"The connection is unhealthy: {reason} Re-authorize it (POST /api/v1/connect-sessions with connection_id)."
+    )
 
 
 async def check(services: Services, connection: Connection) -> Attempt:
@@ -158,13 +166,18 @@ def _shared(state: RefreshState) -> Attempt:
     if state.error is None:
         return Attempt("refreshed", state.connection, state.credentials)
     return Attempt(
-        "failed", state.connection, state.credentials, error=state.error,
+        "failed",
+        state.connection,
+        state.credentials,
+        error=state.error,
         message=state.connection.status_reason or f"The refresh failed ({state.error}).",
         permanent=state.error in PERMANENT_ERRORS,
     )
 
 
-async def _refresh_holding_lease(services: Services, connection_id: str, token: str, margin: timedelta | None, lease: float) -> Attempt:
+async def _refresh_holding_lease(
+    services: Services, connection_id: str, token: str, margin: timedelta | None, lease: float
+) -> Attempt:
     try:
         state = await store.load_refresh_state(services.db, services.sealer, connection_id)
         if state is None:
@@ -206,18 +219,27 @@ async def _request(services: Services, state: RefreshState, integration: Integra
         creds = ClientCredentials(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET)
         token_url = f"{services.sandbox_issuer}/oauth/token"
     else:
-        ctx = FlowContext(workspace_id=connection.workspace_id, environment=connection.environment, external_xref=connection.external_xref)
+        ctx = FlowContext(
+            workspace_id=connection.workspace_id,
+            environment=connection.environment,
+            external_xref=connection.external_xref,
+        )
         creds = await client_credentials(services, ctx, integration)
         names = {v.name for v in (*integration.variables, *spec.variables)}
         values = {k: str(v) for k, v in connection.metadata.items() if k in names}
         try:
             token_url = render_url(spec.token_url, values)
         except KeyError as exc:
-            raise FlowError(f"The connection lacks the value {exc.args[0]!r} its token URL needs.", code="invalid_request") from exc
+            raise FlowError(
+                f"The connection lacks the value {exc.args[0]!r} its token URL needs.", code="invalid_request"
+            ) from exc
     return await token_request(
-        services.http, spec, token_url,
+        services.http,
+        spec,
+        token_url,
         {"grant_type": "refresh_token", "refresh_token": state.credentials["refresh_token"]},
-        client_id=creds.client_id, client_secret=creds.client_secret,
+        client_id=creds.client_id,
+        client_secret=creds.client_secret,
     )
 
 
@@ -240,7 +262,9 @@ async def _refreshed(services: Services, state: RefreshState, tokens: TokenSet) 
     credentials = _merged_credentials(state.credentials, tokens)
     metadata = {**state.connection.metadata, **tokens.metadata}
     now = utcnow()
-    store_it = store.store_refreshed(db, services.sealer, state, credentials, expires_at=tokens.expires_at, metadata=metadata, now=now)
+    store_it = store.store_refreshed(
+        db, services.sealer, state, credentials, expires_at=tokens.expires_at, metadata=metadata, now=now
+    )
     if state.connection.status == "healthy":
         connection = await store_it
     else:
@@ -277,7 +301,13 @@ async def _failed(services: Services, state: RefreshState, error: LatchkeyError)
             hours = grace.total_seconds() / 3600
             unhealthy_reason = f"Refreshing the tokens has failed for more than {hours:g} h ({code})."
     record_it = store.record_refresh_failure(
-        db, state, error=code, now=now, failures=failures, failing_since=failing_since, next_refresh_at=next_at,
+        db,
+        state,
+        error=code,
+        now=now,
+        failures=failures,
+        failing_since=failing_since,
+        next_refresh_at=next_at,
         unhealthy_reason=unhealthy_reason,
     )
     if unhealthy_reason is not None and state.connection.status != "unhealthy":
@@ -289,8 +319,13 @@ async def _failed(services: Services, state: RefreshState, error: LatchkeyError)
         connection = await record_it
     if connection is None:
         return await _reauthorized_meanwhile(services, state)
-    logger.warning("refreshing connection %s (%s) failed: %s%s", connection.id, connection.integration, code,
-                   " (now unhealthy)" if unhealthy_reason else f" (attempt {failures}, retry after {next_at})")
+    logger.warning(
+        "refreshing connection %s (%s) failed: %s%s",
+        connection.id,
+        connection.integration,
+        code,
+        " (now unhealthy)" if unhealthy_reason else f" (attempt {failures}, retry after {next_at})",
+    )
     return Attempt("failed", connection, state.credentials, error=code, message=error.message, permanent=permanent)
 
 
@@ -302,9 +337,17 @@ async def _reauthorized_meanwhile(services: Services, state: RefreshState) -> At
     return Attempt("fresh", current.connection, current.credentials)
 
 
-async def _record(services: Services, connection: Connection, type: str, *, error_code: str | None = None, detail: str | None = None) -> None:
+async def _record(
+    services: Services, connection: Connection, type: str, *, error_code: str | None = None, detail: str | None = None
+) -> None:
     await events.record_event(
-        services.db, workspace_id=connection.workspace_id, environment=connection.environment,
-        integration=connection.integration, external_xref=connection.external_xref, connection_id=connection.id,
-        type=type, error_code=error_code, detail=detail,
+        services.db,
+        workspace_id=connection.workspace_id,
+        environment=connection.environment,
+        integration=connection.integration,
+        external_xref=connection.external_xref,
+        connection_id=connection.id,
+        type=type,
+        error_code=error_code,
+        detail=detail,
     )

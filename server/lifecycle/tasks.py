@@ -20,7 +20,9 @@ class BackgroundTasks:
 
     def __init__(self, services: Services) -> None:
         settings = services.settings
-        self.webhook_http = WebhookHTTP(deadline=settings.webhook_timeout, allow_loopback=settings.webhook_allow_loopback)
+        self.webhook_http = WebhookHTTP(
+            deadline=settings.webhook_timeout, allow_loopback=settings.webhook_allow_loopback
+        )
         self._services = services
         self.refresher = BackgroundRefresher(services)
         self.dispatcher = WebhookDispatcher(services.db, services.sealer, settings, self.webhook_http)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import httpcore
 import httpx
@@ -50,10 +50,13 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
         if not addresses or not all(address_allowed(a, allow_loopback=self._allow_loopback) for a in addresses):
             raise BlockedAddress(f"Refused: {host!r} resolves to a private, loopback or reserved address.")
-        return await self._inner.connect_tcp(str(addresses[0]), port, timeout=timeout, local_address=local_address,
-                                             socket_options=socket_options)
+        return await self._inner.connect_tcp(
+            str(addresses[0]), port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Iterable | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable | None = None
+    ) -> httpcore.AsyncNetworkStream:
         raise BlockedAddress("Unix sockets are not webhook receivers.")
 
     async def sleep(self, seconds: float) -> None:

@@ -18,7 +18,7 @@ from server.flow.context import FlowContext
 from server.flow.result import FlowResult
 from server.flow.signing import SALT_CONTEXT, SALT_RESULT
 from server.pages import render
-from server.routes.binding import ensure_browser_secret, browser_secret, set_binding_cookie
+from server.routes.binding import browser_secret, ensure_browser_secret, set_binding_cookie
 from server.routes.common import services_of
 from server.routes.delivery import deliver, result_page
 
@@ -53,23 +53,49 @@ async def start(request: Request) -> Response:
         if integration.is_form:
             token = await credentials.open_form(services, ctx, integration)
             return render(
-                request, "credentials.html",
-                {"integration": integration, "form_token": token, "errors": {}, "values": {}, "error_code": None,
-                 "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang,
-                 "mode": ctx.mode, "host_origin": ctx.origin or "", "nonce": ctx.nonce},
+                request,
+                "credentials.html",
+                {
+                    "integration": integration,
+                    "form_token": token,
+                    "errors": {},
+                    "values": {},
+                    "error_code": None,
+                    "error_message": None,
+                    "theme": ctx.theme,
+                    "accent": ctx.accent,
+                    "lang": ctx.lang,
+                    "mode": ctx.mode,
+                    "host_origin": ctx.origin or "",
+                    "nonce": ctx.nonce,
+                },
                 frame_ancestors=await _frame_ancestors(request, ctx),
             )
         if not integration.is_redirect:
-            raise FlowError(f"{integration.name} uses {integration.kind}, which this server cannot start yet.", code="invalid_request")
+            raise FlowError(
+                f"{integration.name} uses {integration.kind}, which this server cannot start yet.",
+                code="invalid_request",
+            )
         supplied = {v.name: request.query_params.get(v.name, "") for v in integration.variables if v.source == "user"}
         # Ask for every user variable, defaults prefilled: a Salesforce user may need test.salesforce.com.
         needs_input = [v for v in integration.variables if v.source == "user" and not supplied[v.name]]
         if needs_input or request.query_params.get("_retry"):
             return render(
-                request, "variables.html",
-                {"integration": integration, "ctx_token": request.query_params["ctx"], "variables": integration.variables,
-                 "values": supplied, "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang,
-                 "mode": ctx.mode, "host_origin": ctx.origin or "", "nonce": ctx.nonce},
+                request,
+                "variables.html",
+                {
+                    "integration": integration,
+                    "ctx_token": request.query_params["ctx"],
+                    "variables": integration.variables,
+                    "values": supplied,
+                    "error_message": None,
+                    "theme": ctx.theme,
+                    "accent": ctx.accent,
+                    "lang": ctx.lang,
+                    "mode": ctx.mode,
+                    "host_origin": ctx.origin or "",
+                    "nonce": ctx.nonce,
+                },
             )
         if ctx.channel_hash:
             await result_store.mark_started(services.db, ctx.channel_hash, ctx.origin)
@@ -78,18 +104,33 @@ async def start(request: Request) -> Response:
             if integration.kind == "oauth1" and ctx.environment != "sandbox":
                 url = await oauth1.begin(services, ctx, integration, browser_hash=sha256_hex(secret))
             else:
-                url = await authorize.begin(services, ctx, integration, browser_hash=sha256_hex(secret), variables=supplied)
+                url = await authorize.begin(
+                    services, ctx, integration, browser_hash=sha256_hex(secret), variables=supplied
+                )
         except FlowError as exc:
             if exc.code == "invalid_request" and integration.variables:
                 return render(
-                    request, "variables.html",
-                    {"integration": integration, "ctx_token": request.query_params["ctx"], "variables": integration.variables,
-                     "values": supplied, "error_message": exc.message, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang,
-                 "mode": ctx.mode, "host_origin": ctx.origin or "", "nonce": ctx.nonce},
+                    request,
+                    "variables.html",
+                    {
+                        "integration": integration,
+                        "ctx_token": request.query_params["ctx"],
+                        "variables": integration.variables,
+                        "values": supplied,
+                        "error_message": exc.message,
+                        "theme": ctx.theme,
+                        "accent": ctx.accent,
+                        "lang": ctx.lang,
+                        "mode": ctx.mode,
+                        "host_origin": ctx.origin or "",
+                        "nonce": ctx.nonce,
+                    },
                     status=400,
                 )
             raise
-        response = RedirectResponse(url, status_code=302, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+        response = RedirectResponse(
+            url, status_code=302, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+        )
         if fresh:
             set_binding_cookie(response, services.settings, secret)
         return response
@@ -111,7 +152,9 @@ async def callback(request: Request) -> Response:
         form = await request.form()
         params = {k: str(v) for k, v in form.items() if len(str(v)) <= 8192}
         target = request.url.replace(query=urlencode(params))
-        return RedirectResponse(str(target), status_code=303, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+        return RedirectResponse(
+            str(target), status_code=303, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+        )
     params = dict(request.query_params)
     complete = oauth1.complete if integration.kind == "oauth1" else authorize.complete
     outcome = await complete(services, integration, params, browser_secret=browser_secret(request, services.settings))
@@ -146,9 +189,20 @@ async def submit_credentials(request: Request) -> Response:
     submitted = {k: str(v) for k, v in form.items()}
     state = credentials.read_form_state(services, integration, submitted.pop("form_token", None))
     ctx = state.ctx
-    context = {"integration": integration, "form_token": state.token, "values": {f.name: submitted.get(f.name, "") for f in integration.fields if not f.secret},
-               "errors": {}, "error_code": None, "error_message": None, "theme": ctx.theme, "accent": ctx.accent, "lang": ctx.lang,
-                 "mode": ctx.mode, "host_origin": ctx.origin or "", "nonce": ctx.nonce}
+    context = {
+        "integration": integration,
+        "form_token": state.token,
+        "values": {f.name: submitted.get(f.name, "") for f in integration.fields if not f.secret},
+        "errors": {},
+        "error_code": None,
+        "error_message": None,
+        "theme": ctx.theme,
+        "accent": ctx.accent,
+        "lang": ctx.lang,
+        "mode": ctx.mode,
+        "host_origin": ctx.origin or "",
+        "nonce": ctx.nonce,
+    }
     ancestors = await _frame_ancestors(request, ctx)
     try:
         connection_id = await credentials.submit(services, integration, state, submitted)
@@ -172,4 +226,11 @@ async def show_result(request: Request) -> Response:
         data = services.signer.verify(SALT_RESULT, request.query_params.get("r"), 300, what="result link")
     except LatchkeyError as exc:
         return error_page(request, exc.code, exc.message, 400)
-    return result_page(request, data["m"], data.get("o"), data.get("mode", "popup"), theme=data.get("t", "auto"), lang=data.get("l", ""))
+    return result_page(
+        request,
+        data["m"],
+        data.get("o"),
+        data.get("mode", "popup"),
+        theme=data.get("t", "auto"),
+        lang=data.get("l", ""),
+    )

@@ -30,6 +30,11 @@ def ensure_browser_secret(request: Request, settings: Settings) -> tuple[str, bo
 
 def set_binding_cookie(response: Response, settings: Settings, value: str) -> None:
     response.set_cookie(
-        cookie_name(settings), value, max_age=86400, path="/", secure=settings.secure_cookies,
-        httponly=True, samesite="lax",
+        cookie_name(settings),
+        value,
+        max_age=86400,
+        path="/",
+        secure=settings.secure_cookies,
+        httponly=True,
+        samesite="lax",
     )

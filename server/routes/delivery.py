@@ -13,13 +13,13 @@ from starlette.responses import RedirectResponse, Response
 
 from server.db import results as result_store
 from server.db.workspaces import get_environment
+from server.error_responses import error_page
 from server.flow.allowlist import origin_allowed, url_allowed
 from server.flow.authorize import Outcome
 from server.flow.result import message, redirect_url
 from server.flow.signing import SALT_RESULT
 from server.pages import render
 from server.routes.common import services_of
-from server.error_responses import error_page
 
 
 async def deliver(request: Request, outcome: Outcome, *, after_post: bool = False) -> Response:
@@ -29,20 +29,28 @@ async def deliver(request: Request, outcome: Outcome, *, after_post: bool = Fals
     target = redirect_url(ctx, result)
     used_url = ctx.success_url if result.ok else ctx.failure_url
     if used_url and not url_allowed(used_url, env.allowed_redirect_urls):
-        return error_page(request, "redirect_not_allowed", "The application's return address is no longer allowed.", 400)
+        return error_page(
+            request, "redirect_not_allowed", "The application's return address is no longer allowed.", 400
+        )
     origin = ctx.origin if ctx.origin and origin_allowed(ctx.origin, env.allowed_origins) else None
     payload = message(ctx, result)
     if ctx.channel_hash:
         await result_store.store_result(services.db, ctx.channel_hash, origin, payload)
     if ctx.mode == "redirect" and target:
-        return RedirectResponse(target, status_code=303 if after_post else 302, headers={"Referrer-Policy": "no-referrer"})
+        return RedirectResponse(
+            target, status_code=303 if after_post else 302, headers={"Referrer-Policy": "no-referrer"}
+        )
     if after_post:
-        token = services.signer.sign(SALT_RESULT, {"m": payload, "o": origin, "mode": ctx.mode, "t": ctx.theme, "l": ctx.lang})
+        token = services.signer.sign(
+            SALT_RESULT, {"m": payload, "o": origin, "mode": ctx.mode, "t": ctx.theme, "l": ctx.lang}
+        )
         return RedirectResponse(request.url_for("auth_result").include_query_params(r=token), status_code=303)
     return result_page(request, payload, origin, ctx.mode, theme=ctx.theme, lang=ctx.lang)
 
 
-def result_page(request: Request, payload: dict, origin: str | None, mode: str, *, theme: str = "auto", lang: str = "") -> Response:
+def result_page(
+    request: Request, payload: dict, origin: str | None, mode: str, *, theme: str = "auto", lang: str = ""
+) -> Response:
     services = services_of(request)
     ok = payload["type"] == "connection.created"
     return render(

@@ -20,8 +20,8 @@ from server.crypto import constant_time_equal, sha256_hex
 from server.db.clock import utcnow
 from server.db.tables import sandbox_codes
 from server.error_responses import error_page
-from server.routes.common import services_of
 from server.pages import render
+from server.routes.common import services_of
 from server.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Services
 
 SALT_CONSENT = "latchkey.sandbox-consent.v1"
@@ -32,7 +32,7 @@ def _slug_for_redirect(services: Services, redirect_uri: str) -> str | None:
     prefix = f"{services.settings.base_url}/auth/"
     if not redirect_uri.startswith(prefix) or not redirect_uri.endswith("/callback"):
         return None
-    slug = redirect_uri[len(prefix):-len("/callback")]
+    slug = redirect_uri[len(prefix) : -len("/callback")]
     return slug if services.catalog.get(slug) and services.callback_url(slug) == redirect_uri else None
 
 
@@ -53,14 +53,21 @@ async def authorize(request: Request) -> Response:
     if q.get("response_type") != "code":
         return _back(redirect_uri, issuer, error="unsupported_response_type", state=q.get("state"))
     if not q.get("code_challenge") or q.get("code_challenge_method") != "S256":
-        return _back(redirect_uri, issuer, error="invalid_request", error_description="PKCE S256 is required", state=q.get("state"))
+        return _back(
+            redirect_uri,
+            issuer,
+            error="invalid_request",
+            error_description="PKCE S256 is required",
+            state=q.get("state"),
+        )
     request_token = services.signer.sign(
         SALT_CONSENT,
         {"r": redirect_uri, "s": q.get("state"), "c": q["code_challenge"], "sc": q.get("scope", "")},
     )
     integration = services.catalog.get(slug)
     return render(
-        request, "sandbox_consent.html",
+        request,
+        "sandbox_consent.html",
         {"integration": integration, "scopes": q.get("scope", "").split(), "request_token": request_token},
     )
 
@@ -74,19 +81,27 @@ async def decide(request: Request) -> Response:
         return error_page(request, "invalid_request", "This consent request is not valid.", 400)
     issuer = services.sandbox_issuer
     if form.get("decision") != "approve":
-        return _back(data["r"], issuer, error="access_denied", error_description="The user denied access.", state=data["s"])
+        return _back(
+            data["r"], issuer, error="access_denied", error_description="The user denied access.", state=data["s"]
+        )
     code = secrets.token_urlsafe(32)
     await services.db.execute(
         sandbox_codes.insert().values(
-            code_hash=sha256_hex(code), client_id=SANDBOX_CLIENT_ID, redirect_uri=data["r"], code_challenge=data["c"],
-            scope=data["sc"], created_at=utcnow(),
+            code_hash=sha256_hex(code),
+            client_id=SANDBOX_CLIENT_ID,
+            redirect_uri=data["r"],
+            code_challenge=data["c"],
+            scope=data["sc"],
+            created_at=utcnow(),
         )
     )
     return _back(data["r"], issuer, code=code, state=data["s"])
 
 
 def _token_error(error: str, description: str, status: int = 400) -> JSONResponse:
-    return JSONResponse({"error": error, "error_description": description}, status_code=status, headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"error": error, "error_description": description}, status_code=status, headers={"Cache-Control": "no-store"}
+    )
 
 
 def _client_authenticated(request: Request, form) -> bool:
@@ -131,8 +146,11 @@ async def token(request: Request) -> Response:
     now = utcnow()
     row = await services.db.fetch_one(
         sandbox_codes.update()
-        .where(sandbox_codes.c.code_hash == sha256_hex(code), sandbox_codes.c.used_at.is_(None),
-               sandbox_codes.c.created_at > now - CODE_TTL)
+        .where(
+            sandbox_codes.c.code_hash == sha256_hex(code),
+            sandbox_codes.c.used_at.is_(None),
+            sandbox_codes.c.created_at > now - CODE_TTL,
+        )
         .values(used_at=now)
         .returning(sandbox_codes.c.redirect_uri, sandbox_codes.c.code_challenge, sandbox_codes.c.scope)
     )
@@ -166,5 +184,3 @@ async def metadata(request: Request) -> Response:
 
 async def purge_codes(services: Services) -> None:
     await services.db.execute(sandbox_codes.delete().where(sandbox_codes.c.created_at < utcnow() - timedelta(days=1)))
-
-

@@ -15,7 +15,9 @@ from server.routes.common import services_of
 
 async def home(request: Request) -> Response:
     services = services_of(request)
-    return render(request, "home.html", {"integration_count": len(services.catalog), "base_url": services.settings.base_url})
+    return render(
+        request, "home.html", {"integration_count": len(services.catalog), "base_url": services.settings.base_url}
+    )
 
 
 async def healthz(request: Request) -> Response:
@@ -27,7 +29,10 @@ async def logo(request: Request) -> Response:
     integration = services_of(request).catalog.get(request.path_params["slug"])
     if integration is None:
         raise NotFound("No such integration.")
-    headers = {"Cache-Control": "public, max-age=86400", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+    headers = {
+        "Cache-Control": "public, max-age=86400",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    }
     if integration.logo and not integration.logo.startswith("https://"):
         for folder in (LOGO_DIR, integration.source.parent if integration.source else LOGO_DIR):
             path = folder / integration.logo

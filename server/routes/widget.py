@@ -22,12 +22,18 @@ async def embed_js(request: Request) -> Response:
     if not path.is_file():
         return Response(
             "/* Latchkey: the embed script is not built. Run `make widget` (npm install && npm run build in widget/). */\n",
-            status_code=503, media_type="application/javascript",
+            status_code=503,
+            media_type="application/javascript",
         )
     body = path.read_bytes()
     etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*",
-               "Cross-Origin-Resource-Policy": "cross-origin", "X-Content-Type-Options": "nosniff"}
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "public, max-age=300",
+        "Access-Control-Allow-Origin": "*",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+        "X-Content-Type-Options": "nosniff",
+    }
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/javascript", headers=headers)

@@ -16,20 +16,43 @@ HOME = "/dashboard/sandbox/integrations"
 
 def _safe_next(value: object) -> str:
     """Only a path inside the dashboard: never another site (`//evil.example`, `/\\evil`)."""
-    if isinstance(value, str) and value.startswith("/dashboard/") and "//" not in value and "\\" not in value and len(value) < 300:
+    if (
+        isinstance(value, str)
+        and value.startswith("/dashboard/")
+        and "//" not in value
+        and "\\" not in value
+        and len(value) < 300
+    ):
         return value
     return HOME
 
 
-async def _sign_in_page(request: Request, *, email: str = "", error: str | None = None, error_code: str | None = None,
-                        status: int = 200, next_url: str = HOME) -> Response:
+async def _sign_in_page(
+    request: Request,
+    *,
+    email: str = "",
+    error: str | None = None,
+    error_code: str | None = None,
+    status: int = 200,
+    next_url: str = HOME,
+) -> Response:
     services = services_of(request)
     cookies: dict[str, str] = {}
     token = auth.sign_in_form_token(request, cookies, services.settings)
     flash, had_flash = auth.pop_flash(request, services.settings)
-    response = plain_page(request, "sign_in.html", {
-        "form_token": token, "email": email, "error": error, "error_code": error_code, "next": next_url, "flash": flash,
-    }, status=status)
+    response = plain_page(
+        request,
+        "sign_in.html",
+        {
+            "form_token": token,
+            "email": email,
+            "error": error,
+            "error_code": error_code,
+            "next": next_url,
+            "flash": flash,
+        },
+        status=status,
+    )
     auth.set_sign_in_cookies(response, services.settings, cookies)
     if had_flash:
         auth.clear_flash(response, services.settings)
@@ -52,18 +75,34 @@ async def sign_in(request: Request) -> Response:
     password = form.secret("password", max_len=1024)
     next_url = _safe_next(form.data.get("next"))
     if not email or not password:
-        return await _sign_in_page(request, email=email, error="Enter your email address and your password.",
-                                   error_code="missing_credentials", status=400, next_url=next_url)
+        return await _sign_in_page(
+            request,
+            email=email,
+            error="Enter your email address and your password.",
+            error_code="missing_credentials",
+            status=400,
+            next_url=next_url,
+        )
     result = await auth.check_password(services, email, password)
     if result.locked_until is not None:
         until = result.locked_until.strftime("%H:%M UTC")
         return await _sign_in_page(
-            request, email=email, status=429, next_url=next_url, error_code="account_locked",
+            request,
+            email=email,
+            status=429,
+            next_url=next_url,
+            error_code="account_locked",
             error=f"Too many wrong passwords. Sign-in to this account is locked until {until}; try again then.",
         )
     if result.member is None:
-        return await _sign_in_page(request, email=email, error="That email address and password do not match a member.",
-                                   error_code="invalid_credentials", status=400, next_url=next_url)
+        return await _sign_in_page(
+            request,
+            email=email,
+            error="That email address and password do not match a member.",
+            error_code="invalid_credentials",
+            status=400,
+            next_url=next_url,
+        )
     response = harden(RedirectResponse(next_url, status_code=303))
     previous = await auth.current_session(request, services)
     if previous is not None:  # signing in again, maybe as someone else: the old session ends here

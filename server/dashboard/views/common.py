@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from databases import Database
@@ -126,7 +127,9 @@ def member_view(section: str) -> Callable[[View], Callable[[Request], Awaitable[
                 target = request.url.path if request.method == "GET" else "/dashboard"
                 response = RedirectResponse(f"/dashboard/sign-in?{urlencode({'next': target})}", status_code=303)
                 if request.method != "GET":
-                    auth.set_flash(response, services.settings, "Your session ended. Sign in again; nothing was changed.", "info")
+                    auth.set_flash(
+                        response, services.settings, "Your session ended. Sign in again; nothing was changed.", "info"
+                    )
                 return harden(response)
             env_name = request.path_params.get("env", "sandbox")
             if env_name not in ENVIRONMENTS:

@@ -21,9 +21,12 @@ from server.flow.scopes import provider_scopes_for
 PAGE_SIZE = 25
 STATUS_LABELS = {"healthy": "Healthy", "unhealthy": "Needs re-authorization", "revoked": "Revoked"}
 EVENT_LABELS = {
-    "auth.started": "Authorization started", "auth.failed": "Authorization failed",
-    "connection.created": "Connection created", "connection.updated": "Re-authorized",
-    "connection.unhealthy": "Marked unhealthy", "connection.deleted": "Connection deleted",
+    "auth.started": "Authorization started",
+    "auth.failed": "Authorization failed",
+    "connection.created": "Connection created",
+    "connection.updated": "Re-authorized",
+    "connection.unhealthy": "Marked unhealthy",
+    "connection.deleted": "Connection deleted",
     "connection.refreshed": "Tokens refreshed",
 }
 
@@ -37,7 +40,9 @@ async def _test_choices(dash: Dash) -> tuple[list, str]:
     activated = await activation_store.list_activations(dash.db, dash.workspace_id, dash.env.name)
     choices = offered(dash)
     default = next((i.slug for i in choices if i.slug == "sandbox" and i.slug in activated), None)
-    default = default or next((i.slug for i in choices if i.slug in activated), None) or (choices[0].slug if choices else "")
+    default = (
+        default or next((i.slug for i in choices if i.slug in activated), None) or (choices[0].slug if choices else "")
+    )
     return choices, default
 
 
@@ -51,21 +56,42 @@ async def list_connections(dash: Dash) -> Response:
     status = params.get("status") if params.get("status") in STATUS_LABELS else None
     after = (params.get("after") or "")[:64] or None
     items = await connection_store.list_connections(
-        dash.db, dash.workspace_id, dash.env.name, integration=integration, external_xref=xref, status=status,
-        limit=PAGE_SIZE + 1, after=after,
+        dash.db,
+        dash.workspace_id,
+        dash.env.name,
+        integration=integration,
+        external_xref=xref,
+        status=status,
+        limit=PAGE_SIZE + 1,
+        after=after,
     )
     rows = items[:PAGE_SIZE]
     next_after = rows[-1].id if len(items) > PAGE_SIZE else None
     filtered = bool(integration or xref or status)
     choices, default = await _test_choices(dash)
-    return page(dash, "connections.html", {
-        "rows": rows, "next_url": dash.url("connections", integration=integration, external_xref=xref, status=status, after=next_after) if next_after else None,
-        "first_url": dash.url("connections", integration=integration, external_xref=xref, status=status) if after else None,
-        "filters": {"integration": integration or "", "external_xref": xref or "", "status": status or ""},
-        "filtered": filtered, "integration_options": offered(dash), "status_labels": STATUS_LABELS,
-        "catalog": dash.services.catalog, "test_choices": choices, "test_default": default,
-        "test_xref": new_test_xref(),
-    })
+    return page(
+        dash,
+        "connections.html",
+        {
+            "rows": rows,
+            "next_url": dash.url(
+                "connections", integration=integration, external_xref=xref, status=status, after=next_after
+            )
+            if next_after
+            else None,
+            "first_url": dash.url("connections", integration=integration, external_xref=xref, status=status)
+            if after
+            else None,
+            "filters": {"integration": integration or "", "external_xref": xref or "", "status": status or ""},
+            "filtered": filtered,
+            "integration_options": offered(dash),
+            "status_labels": STATUS_LABELS,
+            "catalog": dash.services.catalog,
+            "test_choices": choices,
+            "test_default": default,
+            "test_xref": new_test_xref(),
+        },
+    )
 
 
 @member_view("connections")
@@ -91,55 +117,99 @@ async def create_test_connection(dash: Dash) -> Response:
     now = utcnow()
     if integration.is_oauth2:
         credentials = {
-            "type": "oauth2", "access_token": "sbx_at_" + secrets.token_urlsafe(24), "token_type": "bearer",
-            "refresh_token": "sbx_rt_" + secrets.token_urlsafe(24), "expires_at": (now + timedelta(hours=1)).isoformat(),
+            "type": "oauth2",
+            "access_token": "sbx_at_" + secrets.token_urlsafe(24),
+            "token_type": "bearer",
+            "refresh_token": "sbx_rt_" + secrets.token_urlsafe(24),
+            "expires_at": (now + timedelta(hours=1)).isoformat(),
         }
         expires_at = now + timedelta(hours=1)
     else:
         credentials = {"type": integration.kind, "fields": {f.name: f"sandbox-{f.name}" for f in integration.fields}}
         expires_at = None
     saved = await connection_store.save_connection(
-        dash.db, dash.services.sealer,
+        dash.db,
+        dash.services.sealer,
         connection_store.NewConnection(
-            workspace_id=dash.workspace_id, environment=dash.env.name, integration=integration.slug,
-            external_xref=xref, credentials=credentials, scopes_requested=list(scopes), scopes_granted=list(scopes),
-            provider_scopes=provider_scopes_for(integration, scopes), metadata={"sandbox": True}, expires_at=expires_at,
+            workspace_id=dash.workspace_id,
+            environment=dash.env.name,
+            integration=integration.slug,
+            external_xref=xref,
+            credentials=credentials,
+            scopes_requested=list(scopes),
+            scopes_granted=list(scopes),
+            provider_scopes=provider_scopes_for(integration, scopes),
+            metadata={"sandbox": True},
+            expires_at=expires_at,
         ),
     )
     await event_store.record_event(
-        dash.db, workspace_id=dash.workspace_id, environment=dash.env.name, integration=integration.slug,
-        external_xref=xref, connection_id=saved.connection.id,
+        dash.db,
+        workspace_id=dash.workspace_id,
+        environment=dash.env.name,
+        integration=integration.slug,
+        external_xref=xref,
+        connection_id=saved.connection.id,
         type="connection.created" if saved.created else "connection.updated",
     )
     verb = "Created" if saved.created else "Re-authorized"
-    return redirect(dash, dash.url("connections", saved.connection.id),
-                    f"{verb} a test connection to {integration.name} for {xref}.")
+    return redirect(
+        dash,
+        dash.url("connections", saved.connection.id),
+        f"{verb} a test connection to {integration.name} for {xref}.",
+    )
 
 
 @member_view("connections")
 async def detail(dash: Dash) -> Response:
-    connection = await connection_store.get_connection(dash.db, dash.workspace_id, dash.env.name, dash.request.path_params["id"])
+    connection = await connection_store.get_connection(
+        dash.db, dash.workspace_id, dash.env.name, dash.request.path_params["id"]
+    )
     own = await event_store.list_events(dash.db, dash.workspace_id, dash.env.name, 20, connection_id=connection.id)
     failures = await event_store.list_events(
-        dash.db, dash.workspace_id, dash.env.name, 20, integration=connection.integration,
-        external_xref=connection.external_xref, types=("auth.failed",),
+        dash.db,
+        dash.workspace_id,
+        dash.env.name,
+        20,
+        integration=connection.integration,
+        external_xref=connection.external_xref,
+        types=("auth.failed",),
     )
     events = sorted([*own, *failures], key=lambda e: (as_utc(e["created_at"]), e["id"]), reverse=True)[:20]
     for event in events:
         event["created_at"] = as_utc(event["created_at"])
-    return page(dash, "connection.html", {
-        "connection": connection, "integration": dash.services.catalog.get(connection.integration),
-        "events": events, "event_labels": EVENT_LABELS, "status_labels": STATUS_LABELS,
-        "kind_labels": KIND_LABELS, "category_label": category_label, "now": utcnow(),
-    })
+    return page(
+        dash,
+        "connection.html",
+        {
+            "connection": connection,
+            "integration": dash.services.catalog.get(connection.integration),
+            "events": events,
+            "event_labels": EVENT_LABELS,
+            "status_labels": STATUS_LABELS,
+            "kind_labels": KIND_LABELS,
+            "category_label": category_label,
+            "now": utcnow(),
+        },
+    )
 
 
 @member_view("connections")
 async def delete(dash: Dash) -> Response:
-    connection = await connection_store.delete_connection(dash.db, dash.workspace_id, dash.env.name, dash.request.path_params["id"])
-    await event_store.record_event(
-        dash.db, workspace_id=dash.workspace_id, environment=dash.env.name, integration=connection.integration,
-        external_xref=connection.external_xref, connection_id=connection.id, type="connection.deleted",
+    connection = await connection_store.delete_connection(
+        dash.db, dash.workspace_id, dash.env.name, dash.request.path_params["id"]
     )
-    return redirect(dash, dash.url("connections"),
-                    f"Deleted the connection of {connection.external_xref} to {connection.integration}. Its tokens are gone.")
+    await event_store.record_event(
+        dash.db,
+        workspace_id=dash.workspace_id,
+        environment=dash.env.name,
+        integration=connection.integration,
+        external_xref=connection.external_xref,
+        connection_id=connection.id,
+        type="connection.deleted",
+    )
+    return redirect(
+        dash,
+        dash.url("connections"),
+        f"Deleted the connection of {connection.external_xref} to {connection.integration}. Its tokens are gone.",
+    )

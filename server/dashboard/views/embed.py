@@ -100,8 +100,11 @@ async def save(dash: Dash) -> Response:
     if form.errors:
         env = dash.env
         context = await _context(dash, settings)
-        context.update(origins_text=form.data.get("allowed_origins") or "", public_mode=public_mode,
-                       redirects_text=form.data.get("allowed_redirect_urls") or "")
+        context.update(
+            origins_text=form.data.get("allowed_origins") or "",
+            public_mode=public_mode,
+            redirects_text=form.data.get("allowed_redirect_urls") or "",
+        )
         context["snippets"] = build_snippets(dash.services.settings.base_url, env, current)
         return page(dash, "embed.html", context, status=400)
     added = []
@@ -109,8 +112,14 @@ async def save(dash: Dash) -> Response:
         if url and not url_allowed(url, redirect_urls):
             redirect_urls.append(url)
             added.append(url)
-    await update_environment(dash.db, dash.workspace_id, dash.env.name, allowed_origins=origins,
-                             allowed_redirect_urls=redirect_urls, public_mode=public_mode)
+    await update_environment(
+        dash.db,
+        dash.workspace_id,
+        dash.env.name,
+        allowed_origins=origins,
+        allowed_redirect_urls=redirect_urls,
+        public_mode=public_mode,
+    )
     await save_embed_settings(dash.db, settings)
     message = "Embed settings saved; the snippets below use them."
     if added:
@@ -132,30 +141,41 @@ async def preview(dash: Dash) -> Response:
     allowing only this origin to frame it.
     """
     params = dash.request.query_params
-    display = display_options({"mode": "inline", "theme": params.get("theme"), "lang": params.get("lang"),
-                               "accent": params.get("accent")})
+    display = display_options(
+        {"mode": "inline", "theme": params.get("theme"), "lang": params.get("lang"), "accent": params.get("accent")}
+    )
     services = dash.services
     ctx = FlowContext(
-        workspace_id=dash.workspace_id, environment=dash.env.name, external_xref=PREVIEW_XREF,
+        workspace_id=dash.workspace_id,
+        environment=dash.env.name,
+        external_xref=PREVIEW_XREF,
         scopes=_list_param(params.get("scopes"), set(UNIFIED_SCOPES)),
         integrations=_list_param(params.get("integrations"), {i.slug for i in services.catalog}),
         categories=_list_param(params.get("categories"), {c for i in services.catalog for c in i.categories}),
-        mode="inline", origin=services.settings.origin, lang=display["lang"], theme=display["theme"],
+        mode="inline",
+        origin=services.settings.origin,
+        lang=display["lang"],
+        theme=display["theme"],
         accent=display["accent"],
     )
     integrations = await offered_integrations(services, ctx)
-    response = render(dash.request, "picker.html", {
-        "integrations": integrations,
-        "categories": sorted({c for i in integrations for c in i.categories}),
-        "ctx_token": services.signer.sign(SALT_CONTEXT, ctx.to_dict()),
-        "ctx": ctx,
-        "environment": dash.env,
-        "host_origin": services.settings.origin,
-        "own_origin": services.settings.origin,
-        "base_url": services.settings.base_url,
-        "theme": ctx.theme,
-        "accent": ctx.accent,
-        "lang": ctx.lang,
-    }, frame_ancestors=("'self'",))
+    response = render(
+        dash.request,
+        "picker.html",
+        {
+            "integrations": integrations,
+            "categories": sorted({c for i in integrations for c in i.categories}),
+            "ctx_token": services.signer.sign(SALT_CONTEXT, ctx.to_dict()),
+            "ctx": ctx,
+            "environment": dash.env,
+            "host_origin": services.settings.origin,
+            "own_origin": services.settings.origin,
+            "base_url": services.settings.base_url,
+            "theme": ctx.theme,
+            "accent": ctx.accent,
+            "lang": ctx.lang,
+        },
+        frame_ancestors=("'self'",),
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -14,12 +14,25 @@ from server.db.activations import Activation
 from server.errors import NotFound
 
 CATEGORY_LABELS = {
-    "accounting": "Accounting", "ats": "Recruiting", "calendar": "Calendar", "commerce": "Commerce", "crm": "CRM",
-    "devtools": "Developer tools", "hris": "HR", "marketing": "Marketing", "messaging": "Messaging",
-    "productivity": "Productivity", "sandbox": "Sandbox", "storage": "File storage", "ticketing": "Ticketing",
+    "accounting": "Accounting",
+    "ats": "Recruiting",
+    "calendar": "Calendar",
+    "commerce": "Commerce",
+    "crm": "CRM",
+    "devtools": "Developer tools",
+    "hris": "HR",
+    "marketing": "Marketing",
+    "messaging": "Messaging",
+    "productivity": "Productivity",
+    "sandbox": "Sandbox",
+    "storage": "File storage",
+    "ticketing": "Ticketing",
 }
 KIND_LABELS = {
-    "oauth2": "OAuth 2.0", "oauth1": "OAuth 1.0a", "api_key": "API key", "basic": "Username and password",
+    "oauth2": "OAuth 2.0",
+    "oauth1": "OAuth 1.0a",
+    "api_key": "API key",
+    "basic": "Username and password",
     "oauth2_client_credentials": "Client credentials",
 }
 
@@ -77,16 +90,28 @@ async def catalog(dash: Dash) -> Response:
         category = ""
     words = query.lower().split()
     shown = [
-        row for row in rows
+        row
+        for row in rows
         if all(w in row.search_text for w in words)
         and (not category or category in row.integration.categories)
         and (not status or (row.activation is not None) == (status == "active"))
     ]
-    return page(dash, "integrations.html", {
-        "rows": shown, "total": len(rows), "active_count": len(activated), "query": query, "category": category,
-        "status": status, "categories": categories, "category_label": category_label, "kind_labels": KIND_LABELS,
-        "return_to": dash.request.url.path + (f"?{dash.request.url.query}" if dash.request.url.query else ""),
-    })
+    return page(
+        dash,
+        "integrations.html",
+        {
+            "rows": shown,
+            "total": len(rows),
+            "active_count": len(activated),
+            "query": query,
+            "category": category,
+            "status": status,
+            "categories": categories,
+            "category_label": category_label,
+            "kind_labels": KIND_LABELS,
+            "return_to": dash.request.url.path + (f"?{dash.request.url.query}" if dash.request.url.query else ""),
+        },
+    )
 
 
 def _detail_context(dash: Dash, integration: Integration, activation: Activation | None) -> dict:
@@ -135,11 +160,20 @@ async def save(dash: Dash) -> Response:
     if not client_secret and activation and activation.has_client_secret:
         client_secret = await activation_store.client_secret(dash.db, dash.services.sealer, activation) or ""
     await activation_store.activate(
-        dash.db, dash.services.sealer, dash.workspace_id, dash.env.name, integration.slug,
-        client_id=client_id or None, client_secret=client_secret or None, scopes=scopes,
+        dash.db,
+        dash.services.sealer,
+        dash.workspace_id,
+        dash.env.name,
+        integration.slug,
+        client_id=client_id or None,
+        client_secret=client_secret or None,
+        scopes=scopes,
     )
-    message = (f"{integration.name}: changes saved." if activation
-               else f"{integration.name} is active in {dash.env.name.capitalize()}.")
+    message = (
+        f"{integration.name}: changes saved."
+        if activation
+        else f"{integration.name} is active in {dash.env.name.capitalize()}."
+    )
     return redirect(dash, dash.url("integrations", integration.slug), message)
 
 
@@ -149,12 +183,28 @@ async def quick_activate(dash: Dash) -> Response:
     assert dash.form is not None
     integration = integration_or_404(dash, dash.request.path_params["slug"])
     back = dash.form.data.get("return_to")
-    back = back if isinstance(back, str) and back.startswith(f"/dashboard/{dash.env.name}/integrations") and "//" not in back else dash.url("integrations")
+    back = (
+        back
+        if isinstance(back, str) and back.startswith(f"/dashboard/{dash.env.name}/integrations") and "//" not in back
+        else dash.url("integrations")
+    )
     if not one_click(dash, integration):
-        return redirect(dash, dash.url("integrations", integration.slug),
-                        f"{integration.name} needs your app's client ID and secret in production.", kind="error")
-    await activation_store.activate(dash.db, dash.services.sealer, dash.workspace_id, dash.env.name, integration.slug,
-                                    client_id=None, client_secret=None, scopes=[])
+        return redirect(
+            dash,
+            dash.url("integrations", integration.slug),
+            f"{integration.name} needs your app's client ID and secret in production.",
+            kind="error",
+        )
+    await activation_store.activate(
+        dash.db,
+        dash.services.sealer,
+        dash.workspace_id,
+        dash.env.name,
+        integration.slug,
+        client_id=None,
+        client_secret=None,
+        scopes=[],
+    )
     return redirect(dash, back, f"{integration.name} is active in {dash.env.name.capitalize()}.")
 
 
@@ -163,5 +213,8 @@ async def deactivate(dash: Dash) -> Response:
     integration = integration_or_404(dash, dash.request.path_params["slug"])
     if not await activation_store.deactivate(dash.db, dash.workspace_id, dash.env.name, integration.slug):
         raise NotFound(f"{integration.name} is not active in {dash.env.name}.")
-    return redirect(dash, dash.url("integrations", integration.slug),
-                    f"{integration.name} is no longer offered in {dash.env.name.capitalize()}. Existing connections are kept.")
+    return redirect(
+        dash,
+        dash.url("integrations", integration.slug),
+        f"{integration.name} is no longer offered in {dash.env.name.capitalize()}. Existing connections are kept.",
+    )

@@ -22,8 +22,10 @@ DELIVERY_LABELS = {"pending": "Pending", "delivered": "Delivered", "failed": "Fa
 async def _list_context(dash: Dash) -> dict:
     endpoints = await webhook_store.list_endpoints(dash.db, dash.workspace_id, dash.env.name)
     return {
-        "endpoints": endpoints, "event_types": [(e, EVENT_DESCRIPTIONS.get(e, e)) for e in webhook_store.EVENT_TYPES],
-        "created": None, "values": {"url": "", "description": "", "events": list(webhook_store.EVENT_TYPES)},
+        "endpoints": endpoints,
+        "event_types": [(e, EVENT_DESCRIPTIONS.get(e, e)) for e in webhook_store.EVENT_TYPES],
+        "created": None,
+        "values": {"url": "", "description": "", "events": list(webhook_store.EVENT_TYPES)},
         "max_endpoints": webhook_store.MAX_ENDPOINTS_PER_ENVIRONMENT,
         "allow_loopback": dash.services.settings.webhook_allow_loopback,
     }
@@ -51,8 +53,15 @@ async def create(dash: Dash) -> Response:
     created = None
     if not form.errors:
         try:
-            created = await webhook_store.create_endpoint(dash.db, dash.services.sealer, dash.workspace_id, dash.env.name,
-                                                          url=url, events=tuple(events), description=description)
+            created = await webhook_store.create_endpoint(
+                dash.db,
+                dash.services.sealer,
+                dash.workspace_id,
+                dash.env.name,
+                url=url,
+                events=tuple(events),
+                description=description,
+            )
         except InvalidRequest as exc:
             form.errors["url"] = exc.message
     context = await _list_context(dash)
@@ -69,14 +78,25 @@ async def detail(dash: Dash) -> Response:
     status = dash.request.query_params.get("status")
     status = status if status in DELIVERY_LABELS else None
     endpoint = await webhook_store.get_endpoint(dash.db, dash.workspace_id, dash.env.name, endpoint_id)
-    deliveries = await webhook_store.list_deliveries(dash.db, dash.workspace_id, dash.env.name, endpoint_id, status=status, limit=50)
-    return page(dash, "webhook.html", {
-        "endpoint": endpoint, "deliveries": deliveries, "status": status or "", "delivery_labels": DELIVERY_LABELS,
-        "event_descriptions": EVENT_DESCRIPTIONS,
-    })
+    deliveries = await webhook_store.list_deliveries(
+        dash.db, dash.workspace_id, dash.env.name, endpoint_id, status=status, limit=50
+    )
+    return page(
+        dash,
+        "webhook.html",
+        {
+            "endpoint": endpoint,
+            "deliveries": deliveries,
+            "status": status or "",
+            "delivery_labels": DELIVERY_LABELS,
+            "event_descriptions": EVENT_DESCRIPTIONS,
+        },
+    )
 
 
 @member_view("webhooks")
 async def delete(dash: Dash) -> Response:
-    endpoint = await webhook_store.delete_endpoint(dash.db, dash.workspace_id, dash.env.name, dash.request.path_params["id"])
+    endpoint = await webhook_store.delete_endpoint(
+        dash.db, dash.workspace_id, dash.env.name, dash.request.path_params["id"]
+    )
     return redirect(dash, dash.url("webhooks"), f"Removed the endpoint {endpoint.url} and its pending deliveries.")
