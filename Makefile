@@ -10,7 +10,7 @@ PORT ?= 8000
 EXAMPLE_PORT ?= 8001
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test bench setup widget chromium browser-deps postgres test-sqlite test-postgres test-widget clean
+.PHONY: run test check bench setup widget chromium browser-deps postgres test-sqlite test-postgres test-widget clean
 
 run: setup ## set up, migrate, seed the sandbox demo and start the service
 	$(BIN)/latchkey migrate
@@ -21,6 +21,14 @@ test: setup chromium browser-deps ## every test: Python on SQLite, Python on Pos
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory test-widget
+
+check: setup ## formatter, linter and types: ruff and mypy over the Python, tsc over the widget
+	@echo "== ruff format --check, ruff check, mypy, tsc --noEmit"
+	$(BIN)/ruff format --check server bench tests examples
+	$(BIN)/ruff check server bench tests examples
+	$(BIN)/mypy
+	$(BIN)/python -m server.generated --check
+	cd widget && npm run typecheck --silent
 
 test-sqlite:
 	@echo "== Python tests on SQLite"

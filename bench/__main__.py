@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from html import unescape
 from pathlib import Path
 
@@ -33,10 +34,11 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "16"))
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
-def wait_up(url: str, proc: subprocess.Popen) -> None:
+def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -49,16 +51,23 @@ def wait_up(url: str, proc: subprocess.Popen) -> None:
     raise SystemExit(f"server did not start ({url})")
 
 
-def start_servers(tmp: Path) -> tuple[str, str, list[subprocess.Popen]]:
+def start_servers(tmp: Path) -> tuple[str, str, list[subprocess.Popen[bytes]]]:
     lk_port, bare_port = free_port(), free_port()
     base = f"http://127.0.0.1:{lk_port}"
-    env = {**os.environ, "LATCHKEY_VAR_DIR": str(tmp), "LATCHKEY_BASE_URL": base, "LATCHKEY_LOG_LEVEL": "WARNING",
-           "LATCHKEY_SECRET_KEY": "bench-secret-" + "x" * 40}
+    env = {
+        **os.environ,
+        "LATCHKEY_VAR_DIR": str(tmp),
+        "LATCHKEY_BASE_URL": base,
+        "LATCHKEY_LOG_LEVEL": "WARNING",
+        "LATCHKEY_SECRET_KEY": "bench-secret-" + "x" * 40,
+    }
     latchkey = [sys.executable, "-m", "server.cli"]
     subprocess.run([*latchkey, "seed-demo"], env=env, check=True, capture_output=True)
     procs = [
         subprocess.Popen([*latchkey, "serve", "--port", str(lk_port)], env=env, stderr=subprocess.DEVNULL),
-        subprocess.Popen([sys.executable, "-m", "bench.bare", "--port", str(bare_port)], cwd=ROOT, stderr=subprocess.DEVNULL),
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.bare", "--port", str(bare_port)], cwd=ROOT, stderr=subprocess.DEVNULL
+        ),
     ]
     wait_up(f"{base}/healthz", procs[0])
     wait_up(f"http://127.0.0.1:{bare_port}/", procs[1])
@@ -66,8 +75,16 @@ def start_servers(tmp: Path) -> tuple[str, str, list[subprocess.Popen]]:
 
 
 def start_link(base: str) -> str:
-    page = httpx.get(f"{base}/picker", params={"workspace": "ws_demo", "env": "sandbox", "external_xref": "bench", "mode": "redirect",
-                                               "success_url": "http://localhost:8001/"})
+    page = httpx.get(
+        f"{base}/picker",
+        params={
+            "workspace": "ws_demo",
+            "env": "sandbox",
+            "external_xref": "bench",
+            "mode": "redirect",
+            "success_url": "http://localhost:8001/",
+        },
+    )
     page.raise_for_status()
     href = re.search(r'href="(/auth/sandbox/start\?ctx=[^"]+)"', page.text)
     assert href, "the demo picker lists no sandbox integration"
@@ -75,8 +92,10 @@ def start_link(base: str) -> str:
 
 
 async def throughput(base: str, bare: str, link: str) -> dict[str, float]:
-    def client(base_url: str):
-        return lambda: httpx.AsyncClient(base_url=base_url, timeout=10, limits=httpx.Limits(max_keepalive_connections=1))
+    def client(base_url: str) -> Callable[[], httpx.AsyncClient]:
+        return lambda: httpx.AsyncClient(
+            base_url=base_url, timeout=10, limits=httpx.Limits(max_keepalive_connections=1)
+        )
 
     async def bare_one(c: httpx.AsyncClient) -> None:
         r = await c.get("/")
@@ -90,13 +109,20 @@ async def throughput(base: str, bare: str, link: str) -> dict[str, float]:
         started = await c.get(link)
         assert started.status_code == 302
         consent = await c.get(started.headers["location"])
-        token = re.search(r'name="request" value="([^"]+)"', consent.text).group(1)
+        match = re.search(r'name="request" value="([^"]+)"', consent.text)
+        assert match is not None
+        token = match.group(1)
         decided = await c.post("/sandbox/oauth/decide", data={"request": unescape(token), "decision": "approve"})
         done = await c.get(decided.headers["location"])
         assert done.status_code == 302 and "connection_id=" in done.headers["location"], done.text[:200]
 
     results = {}
-    for name, url, one in (("bare", bare, bare_one), ("start", base, start_one), ("flow", base, flow_one), ("bare (again)", bare, bare_one)):
+    for name, url, one in (
+        ("bare", bare, bare_one),
+        ("start", base, start_one),
+        ("flow", base, flow_one),
+        ("bare (again)", bare, bare_one),
+    ):
         rate, ok, failed = await run_closed_loop(client(url), one, workers=WORKERS, seconds=SECONDS)
         results[name] = rate
         print(f"  {name:<14} {rate:9.1f} /s   ({ok} ok, {failed} failed, {WORKERS} workers, {SECONDS:g} s)", flush=True)
@@ -109,10 +135,14 @@ def wrk_ratio(base: str, bare: str, link: str) -> None:
         return
     rates = {}
     for name, url in (("bare", f"{bare}/"), ("start", f"{base}{link}")):
-        out = subprocess.run(["wrk", "-t1", "-c16", f"-d{int(SECONDS)}s", url], capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["wrk", "-t1", "-c16", f"-d{int(SECONDS)}s", url], check=False, capture_output=True, text=True
+        ).stdout
         match = re.search(r"Requests/sec:\s+([\d.]+)", out)
         rates[name] = float(match.group(1)) if match else 0.0
-    print(f"  wrk: bare {rates['bare']:.0f}/s, start {rates['start']:.0f}/s  → start/bare = {rates['start'] / rates['bare']:.3f}")
+    print(
+        f"  wrk: bare {rates['bare']:.0f}/s, start {rates['start']:.0f}/s  → start/bare = {rates['start'] / rates['bare']:.3f}"
+    )
 
 
 def widget_size() -> None:
@@ -135,7 +165,9 @@ def picker_weight(base: str) -> None:
             body = c.get(asset.decode()).content
             total += len(body)
             total_gz += len(gzip.compress(body))
-    print(f"  picker page: {len(html)} bytes HTML; with its {len(set(assets))} assets {total} bytes ({total_gz} bytes gzipped)")
+    print(
+        f"  picker page: {len(html)} bytes HTML; with its {len(set(assets))} assets {total} bytes ({total_gz} bytes gzipped)"
+    )
     first_paint(url)
 
 
@@ -147,7 +179,9 @@ def first_paint(url: str) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
         times = []
         for _ in range(5):
             page = browser.new_page()
@@ -166,7 +200,9 @@ def first_paint(url: str) -> None:
         browser.close()
     if times:
         times.sort()
-        print(f"  picker first contentful paint in Chromium: median {times[len(times) // 2]:.0f} ms over {len(times)} loads")
+        print(
+            f"  picker first contentful paint in Chromium: median {times[len(times) // 2]:.0f} ms over {len(times)} loads"
+        )
 
 
 def main() -> None:
@@ -174,11 +210,13 @@ def main() -> None:
         base, bare, procs = start_servers(Path(tmp))
         try:
             link = start_link(base)
-            print(f"Throughput (closed loop, httpx client in this process):")
+            print("Throughput (closed loop, httpx client in this process):")
             rates = asyncio.run(throughput(base, bare, link))
             baseline = (rates["bare"] + rates["bare (again)"]) / 2
             print(f"  → start / bare           = {rates['start'] / baseline:.3f}")
-            print(f"  → full flow / bare       = {rates['flow'] / baseline:.3f}   (one flow = 4 requests: start, consent, decide, callback + token exchange)")
+            print(
+                f"  → full flow / bare       = {rates['flow'] / baseline:.3f}   (one flow = 4 requests: start, consent, decide, callback + token exchange)"
+            )
             wrk_ratio(base, bare, link)
             print("Sizes:")
             widget_size()

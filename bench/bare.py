@@ -6,11 +6,12 @@ import argparse
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 
-async def hello(request):
+async def hello(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 

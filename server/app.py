@@ -19,7 +19,6 @@ from server.dashboard.routes import dashboard_routes
 from server.db.database import close_database, open_database
 from server.db.migrations import migrate
 from server.error_responses import EXCEPTION_HANDLERS
-from server.flow.signing import Signer
 from server.http import OutboundHTTP
 from server.lifecycle.tasks import BackgroundTasks
 from server.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -27,6 +26,7 @@ from server.pages import make_templates
 from server.routes import auth, picker, sandbox, static, widget
 from server.services import Services
 from server.settings import Settings
+from server.signing import Signer
 
 logger = logging.getLogger("latchkey")
 
@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(SecurityHeadersMiddleware),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.templates = make_templates(settings.templates_dir)

@@ -9,7 +9,9 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
+
+from databases import Database
 
 from server.catalog.loader import load_catalog, validate_directory
 from server.crypto import Sealer
@@ -20,9 +22,11 @@ from server.db.migrations import migrate
 from server.errors import ConfigurationError, LatchkeyError
 from server.settings import Settings
 
+T = TypeVar("T")
 
-def _run_db(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
-    async def runner() -> Any:
+
+def _run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def runner() -> T:
         db = open_database(settings.database_url)
         await db.connect()
         try:
@@ -48,7 +52,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(db):
+    async def work(db: Database) -> None:
         return None
 
     _run_db(settings, work)
@@ -74,7 +78,7 @@ def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:
         normalise_email(args.member_email)  # a bad address stops here, before the workspace exists
     _check_allowlists(args.origin or [], args.redirect_url or [])
 
-    async def work(db):
+    async def work(db: Database) -> workspace_store.CreatedWorkspace:
         return await workspace_store.create_workspace(
             db, args.name, allowed_origins=args.origin or [], allowed_redirect_urls=args.redirect_url or []
         )
@@ -173,7 +177,7 @@ def cmd_webhook_add(args: argparse.Namespace, settings: Settings) -> int:
     events = webhook_store.check_events(args.event)
     sealer = Sealer(settings.secret_key, settings.old_secret_keys)
 
-    async def work(db):
+    async def work(db: Database) -> webhook_store.CreatedEndpoint:
         await workspace_store.get_environment(db, args.workspace, args.env)
         return await webhook_store.create_endpoint(
             db, sealer, args.workspace, args.env, url=url, events=events, description=args.description
@@ -188,7 +192,7 @@ def cmd_webhook_add(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_webhook_list(args: argparse.Namespace, settings: Settings) -> int:
     from server.db import webhooks as webhook_store
 
-    async def work(db):
+    async def work(db: Database) -> list[webhook_store.WebhookEndpoint]:
         await workspace_store.get_environment(db, args.workspace, args.env)
         return await webhook_store.list_endpoints(db, args.workspace, args.env)
 
@@ -226,10 +230,10 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Idempotent demo data for `make run`: a sandbox workspace with a few integrations active."""
     catalog = load_catalog(settings.catalog_dir)
 
-    async def work(db):
+    async def work(db: Database) -> tuple[dict[str, str], str]:
         sealer = Sealer(settings.secret_key, settings.old_secret_keys)
         existing = {w["id"] for w in await workspace_store.list_workspaces(db)}
-        keys = {}
+        keys: dict[str, str] = {}
         if DEMO_WORKSPACE not in existing:
             created = await workspace_store.create_workspace(
                 db,
@@ -268,7 +272,7 @@ DEMO_MEMBER = "demo@latchkey.localhost"
 DEMO_PASSWORD_FIELD = "dashboard_password"
 
 
-async def _demo_member(db: Any, remembered: str | None) -> str:
+async def _demo_member(db: Database, remembered: str | None) -> str:
     """The demo's dashboard member: the remembered password if it still signs in, else a new one."""
     from server.dashboard import passwords
     from server.db import members as member_store
@@ -362,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
-        return args.func(args, settings)
+        command: Callable[[argparse.Namespace, Settings], int] = args.func  # set by build_parser
+        return command(args, settings)
     except (ConfigurationError, LatchkeyError, ValueError) as exc:
         print(f"latchkey: {exc}", file=sys.stderr)
         return 2

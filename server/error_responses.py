@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ExceptionHandler
 
-from server.errors import LatchkeyError
+from server.errors import ErrorCodeName, LatchkeyError
 from server.pages import render
 
 logger = logging.getLogger("latchkey.errors")
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 429: "rate_limited"}
+_HTTP_CODES: dict[int, ErrorCodeName] = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "rate_limited",
+}
 
 
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path.startswith("/widget/")
 
 
-def json_error(code: str, message: str, status: int) -> JSONResponse:
+def json_error(code: ErrorCodeName, message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def error_page(request: Request, code: str, message: str, status: int) -> Response:
+def error_page(request: Request, code: ErrorCodeName, message: str, status: int) -> Response:
     return render(request, "error.html", {"error_code": code, "error_message": message}, status=status)
 
 
@@ -43,7 +51,7 @@ async def handle_latchkey_error(request: Request, exc: Exception) -> Response:
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "invalid_request")
+    code: ErrorCodeName = _HTTP_CODES.get(exc.status_code, "invalid_request")
     message = exc.detail if isinstance(exc.detail, str) else code
     if wants_json(request):
         return json_error(code, message, exc.status_code)
@@ -58,7 +66,7 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
     return error_page(request, "server_error", message, 500)
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: Mapping[Any, ExceptionHandler] = {
     LatchkeyError: handle_latchkey_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,

@@ -1,4 +1,9 @@
-"""The named errors of Latchkey, each with a stable snake_case code.
+"""The error codes of Latchkey, and the named errors that carry them.
+
+`ERROR_CODES` is the one registry: each stable snake_case code, the HTTP status it is answered
+with unless a raise says otherwise, where it can be seen, and what it means. The OpenAPI
+document, the table in docs/protocol.md and the widget's `LatchkeyErrorCode` are generated from
+it (server/generated.py) and a test fails when one of them drifts.
 
 No Starlette import here: the protocol code in `flow/` raises these, and `error_responses`
 is the one place that turns them into a page, a failure redirect or a JSON body.
@@ -6,55 +11,209 @@ is the one place that turns them into a page, a failure redirect or a JSON body.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+ErrorCodeName = Literal[
+    "server_error",
+    "invalid_request",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "payload_too_large",
+    "rate_limited",
+    "access_denied",
+    "invalid_state",
+    "expired_state",
+    "state_reused",
+    "wrong_browser",
+    "invalid_scope",
+    "integration_not_active",
+    "integration_not_found",
+    "origin_not_allowed",
+    "redirect_not_allowed",
+    "session_required",
+    "issuer_mismatch",
+    "invalid_credentials",
+    "provider_error",
+    "provider_unavailable",
+    "sandbox_only",
+    "connection_unhealthy",
+    "csrf_failed",
+    "missing_credentials",
+    "account_locked",
+    "invalid_email",
+    "member_exists",
+    "popup_blocked",
+    "load_failed",
+    "closed",
+]
+
+# Where a code can be seen:
+#   browser   — the end-user's browser: a connection.failed message, a failure redirect's `error`,
+#               or an error page's data-error-code (the widget's LatchkeyErrorCode lists these);
+#   api       — a REST API answer {"error": {"code", "message"}};
+#   dashboard — a dashboard page or the command line, for workspace members;
+#   embed     — raised by the embed script itself, never by the service.
+Surface = Literal["browser", "api", "dashboard", "embed"]
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: ErrorCodeName
+    status: int | None  # None: never an HTTP answer (the embed script's own codes)
+    seen: frozenset[Surface]
+    description: str
+
+
+def _code(code: ErrorCodeName, status: int | None, seen: str, description: str) -> ErrorCode:
+    surfaces = frozenset(seen.split())
+    unknown = surfaces - set(get_args(Surface))
+    if unknown:
+        raise ValueError(f"{code}: unknown surface {sorted(unknown)}")
+    return ErrorCode(code, status, surfaces, description)  # type: ignore[arg-type]  # checked just above
+
+
+ERROR_CODES: dict[str, ErrorCode] = {
+    e.code: e
+    for e in (
+        _code("server_error", 500, "browser api dashboard", "Something failed on Latchkey's side; nothing was saved."),
+        _code("invalid_request", 400, "browser api dashboard", "A parameter or field is missing or malformed."),
+        _code("unauthorized", 401, "api", "No valid secret API key was sent."),
+        _code("forbidden", 403, "api", "Not allowed for this workspace or environment."),
+        _code("not_found", 404, "browser api dashboard", "No such resource (or it belongs to another environment)."),
+        _code("method_not_allowed", 405, "browser api", "The route exists, but not with this HTTP method."),
+        _code("conflict", 409, "api", "The resource is in a state that does not allow this."),
+        _code("payload_too_large", 413, "browser api", "The request body is larger than the service accepts."),
+        _code("rate_limited", 429, "browser api", "Too many requests; retry after the time Retry-After gives."),
+        _code("access_denied", 400, "browser", "The end-user declined the authorization at the provider."),
+        _code(
+            "invalid_state",
+            400,
+            "browser",
+            "The callback's or link's state is missing, forged or for another integration.",
+        ),
+        _code("expired_state", 400, "browser", "The authorization or link outlived its lifetime; start again."),
+        _code(
+            "state_reused",
+            400,
+            "browser",
+            "The authorization was already completed or abandoned (a replayed callback).",
+        ),
+        _code(
+            "wrong_browser",
+            400,
+            "browser",
+            "The callback arrived in another browser than the one that started the flow.",
+        ),
+        _code(
+            "invalid_scope",
+            400,
+            "browser api",
+            "A unified scope is unknown, not offered by the integration or not enabled.",
+        ),
+        _code(
+            "integration_not_active", 400, "browser api", "The integration is not activated (or has no client ID) here."
+        ),
+        _code("integration_not_found", 404, "browser api", "No such integration in this environment."),
+        _code(
+            "origin_not_allowed",
+            400,
+            "browser api",
+            "The host page's origin is not on the environment's allowed origins.",
+        ),
+        _code(
+            "redirect_not_allowed", 400, "browser api", "A success or failure URL is not on the allowed redirect URLs."
+        ),
+        _code("session_required", 403, "browser", "This environment opens the widget only with a connect session."),
+        _code("issuer_mismatch", 400, "browser", "The authorization response came from another issuer (RFC 9207)."),
+        _code(
+            "invalid_credentials",
+            400,
+            "browser dashboard",
+            "The provider (or the dashboard) rejected the credentials entered.",
+        ),
+        _code("provider_error", 502, "browser api", "The provider answered with an error or an unreadable response."),
+        _code("provider_unavailable", 504, "browser api", "The provider could not be reached in time."),
+        _code("sandbox_only", 403, "api", "Only the sandbox environment can do this (test connections)."),
+        _code(
+            "connection_unhealthy", 409, "api", "The connection's tokens can no longer be refreshed: re-authorize it."
+        ),
+        _code("csrf_failed", 403, "dashboard", "A dashboard form expired or came from another site."),
+        _code("missing_credentials", 400, "dashboard", "Sign-in without an email address or password."),
+        _code("account_locked", 429, "dashboard", "Too many wrong passwords: sign-in is locked for a while."),
+        _code("invalid_email", 400, "dashboard", "Not an email address."),
+        _code("member_exists", 409, "dashboard", "That email address is already a member."),
+        _code(
+            "popup_blocked",
+            None,
+            "embed",
+            "The browser blocked the popup (with fallbackToRedirect, redirect mode instead).",
+        ),
+        _code("load_failed", None, "embed", "embed.js did not load, or open() was called before it did."),
+        _code("closed", None, "embed", "The end-user closed the picker or the popup."),
+    )
+}
+
+
+def codes_seen(surface: Surface) -> tuple[str, ...]:
+    return tuple(code for code, entry in ERROR_CODES.items() if surface in entry.seen)
+
+
+def status_of(code: str) -> int:
+    status = ERROR_CODES[code].status
+    if status is None:
+        raise ValueError(f"{code} is the embed script's own code, never an HTTP answer")
+    return status
+
 
 class LatchkeyError(Exception):
-    """Base class. `code` is stable and documented; `message` is for humans."""
+    """Base class. `code` is stable and documented; `message` is for humans.
 
-    code = "server_error"
-    status = 500
+    The status is the registry's for the code unless the raise names another.
+    """
 
-    def __init__(self, message: str = "", *, code: str | None = None, status: int | None = None) -> None:
-        super().__init__(message or self.__class__.__doc__ or self.code)
-        self.message = message or (self.__class__.__doc__ or self.code).strip()
+    code: ErrorCodeName = "server_error"
+
+    def __init__(self, message: str = "", *, code: ErrorCodeName | None = None, status: int | None = None) -> None:
+        default = (self.__class__.__doc__ or "").strip().splitlines()[0] if self.__class__.__doc__ else ""
+        super().__init__(message or default or self.code)
+        self.message = message or default or self.code
         if code is not None:
             self.code = code
-        if status is not None:
-            self.status = status
+        self.status = status if status is not None else status_of(self.code)
 
 
 class InvalidRequest(LatchkeyError):
     """The request is malformed or missing a parameter."""
 
-    code = "invalid_request"
-    status = 400
+    code: ErrorCodeName = "invalid_request"
 
 
 class Unauthorized(LatchkeyError):
     """A valid secret API key is required."""
 
-    code = "unauthorized"
-    status = 401
+    code: ErrorCodeName = "unauthorized"
 
 
 class Forbidden(LatchkeyError):
     """Not allowed for this workspace or environment."""
 
-    code = "forbidden"
-    status = 403
+    code: ErrorCodeName = "forbidden"
 
 
 class NotFound(LatchkeyError):
     """No such resource."""
 
-    code = "not_found"
-    status = 404
+    code: ErrorCodeName = "not_found"
 
 
 class Conflict(LatchkeyError):
     """The resource is in a state that does not allow this."""
 
-    code = "conflict"
-    status = 409
+    code: ErrorCodeName = "conflict"
 
 
 class FlowError(LatchkeyError):
@@ -64,29 +223,41 @@ class FlowError(LatchkeyError):
     is delivered there with `code`.
     """
 
-    code = "server_error"
-    status = 400
+    code: ErrorCodeName = "server_error"
+
+
+class VariableInvalid(FlowError):
+    """A template variable (a shop name, a data centre) is missing or not allowed."""
+
+    code: ErrorCodeName = "invalid_request"
 
 
 class UntrustedFlowError(LatchkeyError):
     """The callback's state could not be trusted: an error page, no redirect, no message."""
 
-    code = "invalid_state"
-    status = 400
+    code: ErrorCodeName = "invalid_state"
 
 
 class ProviderError(FlowError):
     """The provider answered with an error or an unreadable response."""
 
-    code = "provider_error"
-    status = 502
+    code: ErrorCodeName = "provider_error"
+
+    def __init__(self, message: str = "", *, provider_code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, status=status)
+        self.provider_code = provider_code  # the provider's own `error`, e.g. invalid_grant
 
 
 class ProviderUnavailable(FlowError):
     """The provider could not be reached in time."""
 
-    code = "provider_unavailable"
-    status = 504
+    code: ErrorCodeName = "provider_unavailable"
+
+
+class ConnectionUnhealthy(LatchkeyError):
+    """The connection's tokens can no longer be refreshed: the end-user must re-authorize."""
+
+    code: ErrorCodeName = "connection_unhealthy"
 
 
 class ConfigurationError(Exception):

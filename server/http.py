@@ -24,7 +24,8 @@ class ProviderResponse:
 
     @property
     def content_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+        value: str = self.headers.get("content-type", "")
+        return value.split(";")[0].strip().lower()
 
 
 class OutboundHTTP:

@@ -21,11 +21,10 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from server.flow.context import LANGS
+from server.languages import DEFAULT_LANG, LANGS
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locales"
 DOMAIN = "latchkey"
-DEFAULT_LANG = "en"
 
 
 def catalog_path(lang: str, directory: Path = LOCALE_DIR) -> Path:

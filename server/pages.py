@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -64,7 +63,3 @@ def render(
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def new_nonce() -> str:
-    return secrets.token_urlsafe(16)

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from databases import Database
 
 from server.catalog.loader import Catalog
 from server.crypto import Sealer
-from server.flow.signing import Signer
 from server.http import OutboundHTTP
 from server.settings import Settings
+from server.signing import Signer
+
+
+class HasApp(Protocol):
+    """A Starlette request, seen without importing Starlette."""
+
+    @property
+    def app(self) -> Any: ...
+
 
 SANDBOX_CLIENT_ID = "latchkey-sandbox"
 SANDBOX_CLIENT_SECRET = "latchkey-sandbox-secret"
@@ -31,3 +40,9 @@ class Services:
 
     def callback_url(self, slug: str) -> str:
         return f"{self.settings.base_url}/auth/{slug}/callback"
+
+
+def services_of(request: HasApp) -> Services:
+    """The request's app's Services (built by the lifespan)."""
+    services: Services = request.app.state.services
+    return services

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 logger = logging.getLogger("latchkey.settings")
@@ -63,7 +64,7 @@ class Settings:
         env = os.environ if env is None else env
         var_dir = Path(env.get("LATCHKEY_VAR_DIR", str(DEFAULT_VAR_DIR)))
         secret = env.get("LATCHKEY_SECRET_KEY") or _local_secret(var_dir)
-        kwargs: dict = {
+        kwargs: dict[str, Any] = {
             "secret_key": secret,
             "database_url": env.get("LATCHKEY_DATABASE_URL", f"sqlite:///{var_dir / 'latchkey.db'}"),
             "base_url": env.get("LATCHKEY_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),

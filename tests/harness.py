@@ -8,19 +8,23 @@ import os
 import socket
 import threading
 import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import uvicorn
+from databases import Database
+from starlette.applications import Starlette
 
 from server.app import create_app
 from server.db import activations as activation_store
 from server.db import workspaces as workspace_store
 from server.services import Services
 from server.settings import Settings
+from tests.support.oauth_server import OAuthServer
 
 SECRET = "test-secret-key-0123456789abcdef-0123456789"
 BASE_URL = "http://latchkey.test"
@@ -28,6 +32,8 @@ HOST_ORIGIN = "http://host.test"
 SUCCESS_URL = "http://host.test/connected"
 FAILURE_URL = "http://host.test/failed"
 
+
+T = TypeVar("T")
 
 POSTGRES_URL = os.environ.get("LATCHKEY_TEST_POSTGRES_URL")  # e.g. postgresql://postgres@127.0.0.1:5432/postgres
 
@@ -38,7 +44,7 @@ def test_database_url(tmp_path: Path) -> str:
     return marker.read_text() if marker.exists() else f"sqlite:///{tmp_path / 'latchkey.db'}"
 
 
-def _in_own_thread(coro):
+def _in_own_thread(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion on a fresh loop in another thread (callable from any context)."""
     import concurrent.futures
 
@@ -57,7 +63,7 @@ async def _admin(admin_url: str, sql: str) -> None:
 
 
 @contextlib.contextmanager
-def fresh_postgres_database(admin_url: str):
+def fresh_postgres_database(admin_url: str) -> Iterator[str]:
     """CREATE DATABASE for one test, DROP it afterwards: tests never see each other's rows."""
     import secrets
 
@@ -69,8 +75,8 @@ def fresh_postgres_database(admin_url: str):
         _in_own_thread(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def make_settings(tmp_path: Path, **overrides) -> Settings:
-    values = {
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
         "secret_key": SECRET,
         "database_url": test_database_url(tmp_path),
         "base_url": BASE_URL,
@@ -82,12 +88,12 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
 
 @dataclass
 class Running:
-    app: object
+    app: Starlette
     services: Services
     client: httpx.AsyncClient
 
     @property
-    def db(self):
+    def db(self) -> Database:
         return self.services.db
 
 
@@ -111,16 +117,36 @@ class Workspace:
         return {"Authorization": f"Bearer {key}"}
 
 
-async def new_workspace(services: Services, *, activate: tuple[str, ...] = ("sandbox",), public_production: bool = False) -> Workspace:
+@dataclass
+class Provisioned(Running):
+    """A running app with one workspace, set up against the loopback OAuth 2.0 test server."""
+
+    ws: Workspace
+    oauth: OAuthServer
+
+    @classmethod
+    def of(cls, running: Running, ws: Workspace, oauth: OAuthServer) -> Provisioned:
+        return cls(app=running.app, services=running.services, client=running.client, ws=ws, oauth=oauth)
+
+
+async def new_workspace(
+    services: Services, *, activate: tuple[str, ...] = ("sandbox",), public_production: bool = False
+) -> Workspace:
     created = await workspace_store.create_workspace(
-        services.db, "Test workspace", allowed_origins=[HOST_ORIGIN],
+        services.db,
+        "Test workspace",
+        allowed_origins=[HOST_ORIGIN],
         allowed_redirect_urls=[SUCCESS_URL, FAILURE_URL],
     )
     for slug in activate:
-        await activation_store.activate(services.db, services.sealer, created.id, "sandbox", slug, client_id=None, client_secret=None, scopes=[])
+        await activation_store.activate(
+            services.db, services.sealer, created.id, "sandbox", slug, client_id=None, client_secret=None, scopes=[]
+        )
     if public_production:
         await workspace_store.update_environment(services.db, created.id, "production", public_mode=True)
-    return Workspace(id=created.id, sandbox_key=created.api_keys["sandbox"], production_key=created.api_keys["production"])
+    return Workspace(
+        id=created.id, sandbox_key=created.api_keys["sandbox"], production_key=created.api_keys["production"]
+    )
 
 
 def query_of(url: str) -> dict[str, str]:
@@ -130,18 +156,21 @@ def query_of(url: str) -> dict[str, str]:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class LiveServer:
     """Latchkey under a real uvicorn on loopback, in a thread (for over-HTTP and browser tests)."""
 
-    def __init__(self, settings_factory, host: str = "127.0.0.1") -> None:
+    def __init__(self, settings_factory: Callable[[str], Settings], host: str = "127.0.0.1") -> None:
         self.port = free_port()
         self.host = host
         self.settings: Settings = settings_factory(f"http://{host}:{self.port}")
         self.app = create_app(self.settings)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -149,7 +178,7 @@ class LiveServer:
     def url(self) -> str:
         return self.settings.base_url
 
-    def start(self) -> "LiveServer":
+    def start(self) -> LiveServer:
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from server.cli import main
 from server.crypto import hash_api_key
 from server.db.database import close_database, open_database
-from server.db.workspaces import environment_for_key
+from server.db.workspaces import Environment, environment_for_key
 
 
 @pytest.fixture
-def _database():
+def _database() -> Iterator[None]:
     """No database in this module: skip the fresh Postgres database conftest makes for each test."""
     yield
 
@@ -23,16 +26,23 @@ def _database():
 SECRET = "cli-test-secret-key-0123456789abcdef-0123"
 KEY = re.compile(r"(sandbox|production)\s+secret key: (lk_(?:sbx|live)_[A-Za-z0-9_-]{43})")
 
-GOOD = {
-    "slug": "acme", "name": "Acme CRM", "categories": ["crm"], "docs": "https://acme.example/docs",
-    "auth": {"kind": "oauth2", "authorize_url": "https://acme.example/oauth/authorize",
-             "token_url": "https://acme.example/oauth/token", "pkce": True},
+GOOD: dict[str, Any] = {
+    "slug": "acme",
+    "name": "Acme CRM",
+    "categories": ["crm"],
+    "docs": "https://acme.example/docs",
+    "auth": {
+        "kind": "oauth2",
+        "authorize_url": "https://acme.example/oauth/authorize",
+        "token_url": "https://acme.example/oauth/token",
+        "pkce": True,
+    },
     "scopes": {"crm_contact_read": ["contacts.read"]},
 }
 
 
 @pytest.fixture
-def cli_env(tmp_path, monkeypatch):
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("LATCHKEY_DATABASE_URL", "LATCHKEY_CATALOG_DIR", "LATCHKEY_OLD_SECRET_KEYS", "LATCHKEY_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LATCHKEY_VAR_DIR", str(tmp_path / "var"))
@@ -40,14 +50,14 @@ def cli_env(tmp_path, monkeypatch):
     return tmp_path / "var" / "latchkey.db"
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def resolve(db_path, key: str):
-    async def work():
+def resolve(db_path: Path, key: str) -> Environment | None:
+    async def work() -> Environment | None:
         db = open_database(f"sqlite:///{db_path}")
         await db.connect()
         try:
@@ -58,31 +68,46 @@ def resolve(db_path, key: str):
     return asyncio.run(work())
 
 
-def create(capsys, name: str = "Acme") -> tuple[str, dict[str, str]]:
-    code, out, _ = run(capsys, "workspace", "create", "--name", name, "--origin", "https://app.acme.example",
-                       "--redirect-url", "https://app.acme.example/connected")
+def create(capsys: pytest.CaptureFixture[str], name: str = "Acme") -> tuple[str, dict[str, str]]:
+    code, out, _ = run(
+        capsys,
+        "workspace",
+        "create",
+        "--name",
+        name,
+        "--origin",
+        "https://app.acme.example",
+        "--redirect-url",
+        "https://app.acme.example/connected",
+    )
     assert code == 0, out
-    workspace_id = re.search(r"workspace (ws_\w+) \(" + re.escape(name) + r"\)", out).group(1)
+    match = re.search(r"workspace (ws_\w+) \(" + re.escape(name) + r"\)", out)
+    assert match is not None
+    workspace_id = match.group(1)
     return workspace_id, dict(KEY.findall(out))
 
 
-def test_workspace_create_prints_both_keys_once(cli_env, capsys):
+def test_workspace_create_prints_both_keys_once(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     workspace_id, keys = create(capsys)
     assert set(keys) == {"sandbox", "production"}
     assert keys["sandbox"].startswith("lk_sbx_") and keys["production"].startswith("lk_live_")
     sandbox = resolve(cli_env, keys["sandbox"])
+    assert sandbox is not None
     assert sandbox.workspace_id == workspace_id and sandbox.name == "sandbox" and sandbox.public_mode is True
     production = resolve(cli_env, keys["production"])
+    assert production is not None
     assert production.name == "production" and production.public_mode is False
     assert production.allowed_origins == ("https://app.acme.example",)
     assert production.allowed_redirect_urls == ("https://app.acme.example/connected",)
-    content = cli_env.read_bytes() + (cli_env.with_name("latchkey.db-wal").read_bytes() if cli_env.with_name("latchkey.db-wal").exists() else b"")
+    content = cli_env.read_bytes() + (
+        cli_env.with_name("latchkey.db-wal").read_bytes() if cli_env.with_name("latchkey.db-wal").exists() else b""
+    )
     for key in keys.values():
         assert key.encode() not in content and hash_api_key(key).encode() in content
 
 
-def test_workspace_list_shows_ids_and_names_but_no_keys(cli_env, capsys):
-    first, keys = create(capsys, "First")
+def test_workspace_list_shows_ids_and_names_but_no_keys(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first, _ = create(capsys, "First")
     second, _ = create(capsys, "Second")
     code, out, _ = run(capsys, "workspace", "list")
     assert code == 0
@@ -90,24 +115,30 @@ def test_workspace_list_shows_ids_and_names_but_no_keys(cli_env, capsys):
     assert "lk_" not in out
 
 
-def test_key_rotate_replaces_one_environments_key(cli_env, capsys):
+def test_key_rotate_replaces_one_environments_key(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     workspace_id, keys = create(capsys)
     code, out, _ = run(capsys, "key", "rotate", "--workspace", workspace_id, "--env", "production")
     assert code == 0
-    new_key = re.search(r"(lk_live_[A-Za-z0-9_-]{43})", out).group(1)
+    match = re.search(r"(lk_live_[A-Za-z0-9_-]{43})", out)
+    assert match is not None
+    new_key = match.group(1)
     assert new_key != keys["production"] and "old key no longer works" in out
     assert resolve(cli_env, keys["production"]) is None
-    assert resolve(cli_env, new_key).workspace_id == workspace_id
-    assert resolve(cli_env, keys["sandbox"]).workspace_id == workspace_id  # the other environment keeps its key
+    rotated = resolve(cli_env, new_key)
+    assert rotated is not None and rotated.workspace_id == workspace_id
+    kept = resolve(cli_env, keys["sandbox"])
+    assert kept is not None and kept.workspace_id == workspace_id  # the other environment keeps its key
 
 
-def test_key_rotate_for_an_unknown_workspace_fails_cleanly(cli_env, capsys):
+def test_key_rotate_for_an_unknown_workspace_fails_cleanly(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     create(capsys)
     code, out, err = run(capsys, "key", "rotate", "--workspace", "ws_nope", "--env", "sandbox")
     assert code == 2 and "No such workspace" in err and "lk_" not in out
 
 
-def test_catalog_validate_names_the_bad_file_the_field_and_why(cli_env, tmp_path, capsys):
+def test_catalog_validate_names_the_bad_file_the_field_and_why(
+    cli_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "catalog"
     folder.mkdir()
     (folder / "acme.json").write_text(json.dumps(GOOD))
@@ -120,10 +151,14 @@ def test_catalog_validate_names_the_bad_file_the_field_and_why(cli_env, tmp_path
     assert "acme.json" not in err and "every catalog file is valid" not in out
 
 
-def test_catalog_validate_reports_schema_errors_with_the_field(cli_env, tmp_path, capsys):
+def test_catalog_validate_reports_schema_errors_with_the_field(
+    cli_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "catalog"
     folder.mkdir()
-    (folder / "nodocs.yaml").write_text("slug: nodocs\nname: No docs\ncategories: [crm]\nauth: {kind: api_key}\nscopes: {}\n")
+    (folder / "nodocs.yaml").write_text(
+        "slug: nodocs\nname: No docs\ncategories: [crm]\nauth: {kind: api_key}\nscopes: {}\n"
+    )
     (folder / "noname.json").write_text(json.dumps({**GOOD, "slug": "noname", "name": 7}))
     code, _, err = run(capsys, "catalog", "validate", str(folder))
     lines = err.strip().splitlines()
@@ -132,7 +167,9 @@ def test_catalog_validate_reports_schema_errors_with_the_field(cli_env, tmp_path
     assert "noname.json: name:" in lines[1] and "not of type 'string'" in lines[1]
 
 
-def test_catalog_validate_names_the_field_inside_auth(cli_env, tmp_path, capsys):
+def test_catalog_validate_names_the_field_inside_auth(
+    cli_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "catalog"
     folder.mkdir()
     (folder / "acme.json").write_text(json.dumps({**GOOD, "auth": {**GOOD["auth"], "pkce": "yes"}}))
@@ -140,7 +177,9 @@ def test_catalog_validate_names_the_field_inside_auth(cli_env, tmp_path, capsys)
     assert code == 1 and "acme.json: auth.pkce:" in err and "boolean" in err
 
 
-def test_catalog_validate_accepts_a_good_folder(cli_env, tmp_path, capsys):
+def test_catalog_validate_accepts_a_good_folder(
+    cli_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "catalog"
     folder.mkdir()
     (folder / "acme.json").write_text(json.dumps(GOOD))
@@ -148,12 +187,14 @@ def test_catalog_validate_accepts_a_good_folder(cli_env, tmp_path, capsys):
     assert code == 0 and "every catalog file is valid" in out and err == ""
 
 
-def test_catalog_validate_on_a_missing_folder_fails_cleanly(cli_env, tmp_path, capsys):
+def test_catalog_validate_on_a_missing_folder_fails_cleanly(
+    cli_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(capsys, "catalog", "validate", str(tmp_path / "nope"))
     assert code == 2 and "nope" in err
 
 
-def test_catalog_list_json_includes_hubspot(cli_env, capsys):
+def test_catalog_list_json_includes_hubspot(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "catalog", "list", "--json")
     assert code == 0
     rows = {row["slug"]: row for row in json.loads(out)}
@@ -162,7 +203,9 @@ def test_catalog_list_json_includes_hubspot(cli_env, capsys):
     assert len(rows) > 40
 
 
-def test_catalog_list_includes_a_custom_folder(cli_env, tmp_path, monkeypatch, capsys):
+def test_catalog_list_includes_a_custom_folder(
+    cli_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "catalog"
     folder.mkdir()
     (folder / "acme.json").write_text(json.dumps(GOOD))
@@ -172,15 +215,24 @@ def test_catalog_list_includes_a_custom_folder(cli_env, tmp_path, monkeypatch, c
     assert code == 0 and rows["acme"]["custom"] is True and "hubspot" in rows
 
 
-def test_a_short_secret_key_is_refused(cli_env, monkeypatch, capsys):
+def test_a_short_secret_key_is_refused(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("LATCHKEY_SECRET_KEY", "too-short")
-    code, out, err = run(capsys, "workspace", "list")
+    code, _, err = run(capsys, "workspace", "list")
     assert code == 2 and "at least 32 characters" in err and not cli_env.exists()
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--origin", "https://app.acme.example/path"),
-                                             ("--origin", "https://a.example; script-src *"),
-                                             ("--redirect-url", "https://app.acme.example/cb#x")])
-def test_workspace_create_refuses_allowlist_entries_the_api_would_refuse(cli_env, capsys, flag, value):
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--origin", "https://app.acme.example/path"),
+        ("--origin", "https://a.example; script-src *"),
+        ("--redirect-url", "https://app.acme.example/cb#x"),
+    ],
+)
+def test_workspace_create_refuses_allowlist_entries_the_api_would_refuse(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
     code, out, _ = run(capsys, "workspace", "create", "--name", "Acme", flag, value)
     assert code == 2 and "lk_" not in out

@@ -4,62 +4,73 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from server.flow.context import LANGS
 from server.i18n import LOCALE_DIR, catalog_path, negotiate, requested_lang
-from tests.harness import new_workspace
+from server.languages import LANGS
+from tests.harness import Running, Workspace, new_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
 
 
-def template_msgids() -> set[str | tuple[str, str]]:
+def template_msgids() -> set[str | tuple[str, ...]]:
     found = extract_from_dir(
-        str(TEMPLATES), method_map=[("**.html", "jinja2.ext:babel_extract")], keywords=KEYWORDS,
-        options_map={"**.html": {"extensions": "jinja2.ext.i18n"}}, comment_tags=(),
+        str(TEMPLATES),
+        method_map=[("**.html", "jinja2.ext:babel_extract")],
+        keywords=KEYWORDS,
+        options_map={"**.html": {"extensions": "jinja2.ext.i18n"}},
+        comment_tags=(),
     )
     return {message if isinstance(message, str) else tuple(message) for _, _, message, _, _ in found}
 
 
-def test_templates_have_translatable_strings():
+def test_templates_have_translatable_strings() -> None:
     ids = template_msgids()
     assert "Connect an integration" in ids and ("%(num)d integration", "%(num)d integrations") in ids
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_every_template_string_is_translated_in_every_catalog(lang):
+def test_every_template_string_is_translated_in_every_catalog(lang: str) -> None:
     with catalog_path(lang).open("rb") as po:
         catalog = read_po(po, locale=lang)
     missing = []
     for msgid in sorted(template_msgids(), key=str):
         key = msgid if isinstance(msgid, str) else msgid[0]
         message = catalog.get(key)
-        strings = [] if message is None else ([message.string] if isinstance(message.string, str) else list(message.string))
+        strings = (
+            []
+            if message is None
+            else ([message.string] if isinstance(message.string, str) else list(message.string or ()))
+        )
         if message is None or message.fuzzy or not strings or not all(strings):
             missing.append(msgid)
     assert missing == []
-    assert catalog.num_plurals == len(catalog.get("%(num)d integration").string)
+    plural = catalog.get("%(num)d integration")
+    assert plural is not None and plural.string is not None
+    assert catalog.num_plurals == len(plural.string)
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_translations_keep_their_placeholders(lang):
+def test_translations_keep_their_placeholders(lang: str) -> None:
     with catalog_path(lang).open("rb") as po:
         catalog = read_po(po, locale=lang)
     for message in catalog:
         if not message.id:
             continue
         source = message.id if isinstance(message.id, str) else message.id[1]
+        assert message.string is not None, (lang, message.id)
         strings = [message.string] if isinstance(message.string, str) else list(message.string)
         for string in strings:
             for placeholder in ("%(name)s", "%(app)s", "%(num)d"):
                 assert (placeholder in source) == (placeholder in string), (lang, message.id, string)
 
 
-def test_catalogs_cover_exactly_the_supported_languages():
+def test_catalogs_cover_exactly_the_supported_languages() -> None:
     on_disk = {p.parent.parent.name for p in LOCALE_DIR.glob("*/LC_MESSAGES/latchkey.po")}
     assert on_disk == set(LANGS)
 
@@ -77,21 +88,23 @@ def test_catalogs_cover_exactly_the_supported_languages():
         ("en;q=abc, ja;q=0.1", "ja"),
     ],
 )
-def test_accept_language_picks_the_best_supported_language(header, expected):
+def test_accept_language_picks_the_best_supported_language(header: str | None, expected: str) -> None:
     assert negotiate(header) == expected
 
 
-def test_lang_parameter_is_used_only_when_supported():
+def test_lang_parameter_is_used_only_when_supported() -> None:
     assert requested_lang("ja-JP") == "ja" and requested_lang("FR") == "fr"
     assert requested_lang("zz") is None and requested_lang("") is None and requested_lang(None) is None
 
 
-async def picker(lk, workspace, headers=None, **params):
+async def picker(
+    lk: Running, workspace: Workspace, headers: dict[str, str] | None = None, **params: str
+) -> httpx.Response:
     query = {"workspace": workspace.id, "env": "sandbox", "external_xref": "user-42", "mode": "redirect", **params}
     return await lk.client.get("/picker", params=query, headers=headers or {})
 
 
-async def test_picker_renders_japanese_with_lang_ja(lk, workspace):
+async def test_picker_renders_japanese_with_lang_ja(lk: Running, workspace: Workspace) -> None:
     page = await picker(lk, workspace, lang="ja")
     assert page.status_code == 200
     assert '<html lang="ja"' in page.text
@@ -99,22 +112,22 @@ async def test_picker_renders_japanese_with_lang_ja(lk, workspace):
     assert "Connect an integration" not in page.text
 
 
-async def test_picker_follows_accept_language_without_lang(lk, workspace):
+async def test_picker_follows_accept_language_without_lang(lk: Running, workspace: Workspace) -> None:
     page = await picker(lk, workspace, headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
     assert '<html lang="de"' in page.text and "Integration verbinden" in page.text
 
 
-async def test_lang_parameter_wins_over_accept_language(lk, workspace):
+async def test_lang_parameter_wins_over_accept_language(lk: Running, workspace: Workspace) -> None:
     page = await picker(lk, workspace, headers={"Accept-Language": "de"}, lang="es")
     assert '<html lang="es"' in page.text and "Conectar una integración" in page.text
 
 
-async def test_unknown_lang_falls_back_to_english(lk, workspace):
+async def test_unknown_lang_falls_back_to_english(lk: Running, workspace: Workspace) -> None:
     page = await picker(lk, workspace, headers={"Accept-Language": "zh-CN"}, lang="zz")
     assert '<html lang="en"' in page.text and "Connect an integration" in page.text
 
 
-async def test_pages_after_the_picker_keep_its_language(lk, workspace):
+async def test_pages_after_the_picker_keep_its_language(lk: Running, workspace: Workspace) -> None:
     page = await picker(lk, workspace, headers={"Accept-Language": "fr-FR"})
     start = page.text.split('href="/auth/stripe/start?ctx=', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     form = await lk.client.get(f"/auth/stripe/start?ctx={start}")
@@ -122,14 +135,14 @@ async def test_pages_after_the_picker_keep_its_language(lk, workspace):
     assert '<html lang="fr"' in form.text and "Connecter Stripe" in form.text
 
 
-async def test_error_page_follows_accept_language_and_keeps_the_code(lk):
+async def test_error_page_follows_accept_language_and_keeps_the_code(lk: Running) -> None:
     page = await lk.client.get("/auth/no-such-thing/start", headers={"Accept-Language": "es"})
     assert page.status_code == 404
     assert '<html lang="es"' in page.text and "Código de error:" in page.text
     assert 'data-error-code="integration_not_found"' in page.text
 
 
-async def test_translated_strings_are_escaped(lk):
+async def test_translated_strings_are_escaped(lk: Running) -> None:
     workspace = await new_workspace(lk.services, activate=())
     await lk.db.execute("UPDATE workspaces SET name = :n WHERE id = :i", {"n": "<b>Evil & Co</b>", "i": workspace.id})
     page = await picker(lk, workspace, lang="fr")

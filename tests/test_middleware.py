@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
+import pytest
 import sqlalchemy as sa
 
 from server.db.tables import activations
+from tests.harness import Running, Workspace
 from tests.routes.test_sandbox_flow import run_to_consent
 
 
-async def test_logs_never_carry_codes_states_or_tokens(lk, workspace, caplog):
+async def test_logs_never_carry_codes_states_or_tokens(
+    lk: Running, workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     _, request_token = await run_to_consent(lk, workspace)
     decided = await lk.client.post("/sandbox/oauth/decide", data={"request": request_token, "decision": "approve"})
@@ -27,16 +32,18 @@ async def test_logs_never_carry_codes_states_or_tokens(lk, workspace, caplog):
         assert secret not in text, secret
 
 
-async def test_oversized_bodies_are_refused_before_reaching_a_route(lk, workspace):
+async def test_oversized_bodies_are_refused_before_reaching_a_route(lk: Running, workspace: Workspace) -> None:
     before = await lk.db.fetch_val(sa.select(sa.func.count()).select_from(activations))
     big = "x" * (lk.services.settings.max_body_bytes + 1)
-    answer = await lk.client.put("/api/v1/integrations/hubspot", headers=workspace.auth(), content=f'{{"client_id": "{big}"}}')
+    answer = await lk.client.put(
+        "/api/v1/integrations/hubspot", headers=workspace.auth(), content=f'{{"client_id": "{big}"}}'
+    )
     assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
     assert await lk.db.fetch_val(sa.select(sa.func.count()).select_from(activations)) == before
 
 
-async def test_chunked_oversized_bodies_are_refused_too(lk, workspace):
-    async def chunks():
+async def test_chunked_oversized_bodies_are_refused_too(lk: Running, workspace: Workspace) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(100):
             yield b"x" * 1024
 
@@ -44,7 +51,7 @@ async def test_chunked_oversized_bodies_are_refused_too(lk, workspace):
     assert answer.status_code == 413
 
 
-async def test_html_pages_carry_a_strict_csp_and_no_referrer(lk):
+async def test_html_pages_carry_a_strict_csp_and_no_referrer(lk: Running) -> None:
     answer = await lk.client.get("/")
     csp = answer.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp

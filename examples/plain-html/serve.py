@@ -13,6 +13,7 @@ import html
 import http.server
 import io
 from pathlib import Path
+from typing import Any, BinaryIO
 
 HERE = Path(__file__).resolve().parent
 
@@ -20,11 +21,11 @@ HERE = Path(__file__).resolve().parent
 class ExampleHandler(http.server.SimpleHTTPRequestHandler):
     """Static files from this folder; `{{LATCHKEY}}` and `{{WORKSPACE}}` filled in on HTML pages."""
 
-    def __init__(self, *args, latchkey_url: str, workspace_id: str, **kwargs) -> None:
+    def __init__(self, *args: Any, latchkey_url: str, workspace_id: str, **kwargs: Any) -> None:
         self.values = {"{{LATCHKEY}}": html.escape(latchkey_url), "{{WORKSPACE}}": html.escape(workspace_id)}
         super().__init__(*args, directory=str(HERE), **kwargs)
 
-    def send_head(self):
+    def send_head(self) -> BinaryIO | None:
         path = Path(self.translate_path(self.path.split("?", 1)[0]))
         if path.is_dir():
             path = path / "index.html"
@@ -41,15 +42,19 @@ class ExampleHandler(http.server.SimpleHTTPRequestHandler):
         self.end_headers()
         return io.BytesIO(data)
 
-    def log_message(self, format: str, *args) -> None:
+    def log_message(self, format: str, *args: Any) -> None:
         if not getattr(self.server, "quiet", False):
             super().log_message(format, *args)
 
 
-def make_server(host: str, port: int, latchkey_url: str, workspace_id: str, quiet: bool = False) -> http.server.ThreadingHTTPServer:
+class ExampleServer(http.server.ThreadingHTTPServer):
+    quiet = False  # True: no request log
+
+
+def make_server(host: str, port: int, latchkey_url: str, workspace_id: str, quiet: bool = False) -> ExampleServer:
     handler = functools.partial(ExampleHandler, latchkey_url=latchkey_url.rstrip("/"), workspace_id=workspace_id)
-    server = http.server.ThreadingHTTPServer((host, port), handler)
-    server.quiet = quiet  # type: ignore[attr-defined]
+    server = ExampleServer((host, port), handler)
+    server.quiet = quiet
     return server
 
 
@@ -61,7 +66,10 @@ def main() -> None:
     parser.add_argument("--workspace", default="ws_demo", help="public workspace ID (default: the demo workspace)")
     args = parser.parse_args()
     server = make_server(args.host, args.port, args.latchkey, args.workspace)
-    print(f"example host page on http://localhost:{args.port}/ (Latchkey: {args.latchkey}, workspace {args.workspace})", flush=True)
+    print(
+        f"example host page on http://localhost:{args.port}/ (Latchkey: {args.latchkey}, workspace {args.workspace})",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

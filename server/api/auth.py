@@ -6,7 +6,7 @@ from starlette.requests import Request
 
 from server.db.workspaces import Environment, environment_for_key
 from server.errors import Unauthorized
-from server.routes.common import services_of
+from server.services import services_of
 
 
 async def authenticate(request: Request) -> Environment:

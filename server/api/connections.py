@@ -3,9 +3,6 @@ check, delete, and sandbox test connections."""
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -13,12 +10,11 @@ from server.api.auth import authenticate
 from server.api.validation import int_param, only_fields, opt_str_list, read_json
 from server.db import connections as connection_store
 from server.db import events
-from server.db.clock import utcnow
 from server.errors import Forbidden, InvalidRequest, NotFound
-from server.flow.opening import check_external_xref
-from server.flow.scopes import parse_scope_list, provider_scopes_for
+from server.flow.connect import store_test_connection
+from server.flow.scopes import parse_scope_list
 from server.lifecycle import refresh
-from server.routes.common import services_of
+from server.services import services_of
 
 
 async def list_connections(request: Request) -> Response:
@@ -101,46 +97,15 @@ async def create_test_connection(request: Request) -> Response:
     data = await read_json(request)
     only_fields(data, {"integration", "external_xref", "scopes"})
     slug = data.get("integration")
-    integration = services.catalog.get(slug) if isinstance(slug, str) else None
+    integration = services.catalog.offered(slug, env.name) if isinstance(slug, str) else None
     if integration is None:
         raise NotFound(f"No integration {slug!r}.", code="integration_not_found")
-    scopes = parse_scope_list(opt_str_list(data, "scopes") or [])
-    provider = provider_scopes_for(integration, scopes)
-    if integration.is_oauth2:
-        credentials = {
-            "type": "oauth2",
-            "access_token": "sbx_at_" + secrets.token_urlsafe(24),
-            "token_type": "bearer",
-            "refresh_token": "sbx_rt_" + secrets.token_urlsafe(24),
-            "expires_at": (utcnow() + timedelta(hours=1)).isoformat(),
-        }
-        expires_at = utcnow() + timedelta(hours=1)
-    else:
-        credentials = {"type": integration.kind, "fields": {f.name: f"sandbox-{f.name}" for f in integration.fields}}
-        expires_at = None
-    saved = await connection_store.save_connection(
-        services.db,
-        services.sealer,
-        connection_store.NewConnection(
-            workspace_id=env.workspace_id,
-            environment=env.name,
-            integration=integration.slug,
-            external_xref=check_external_xref(data.get("external_xref")),
-            credentials=credentials,
-            scopes_requested=list(scopes),
-            scopes_granted=list(scopes),
-            provider_scopes=provider,
-            metadata={"sandbox": True},
-            expires_at=expires_at,
-        ),
-    )
-    await events.record_event(
-        services.db,
+    saved = await store_test_connection(
+        services,
         workspace_id=env.workspace_id,
         environment=env.name,
-        integration=integration.slug,
-        external_xref=saved.connection.external_xref,
-        connection_id=saved.connection.id,
-        type="connection.created" if saved.created else "connection.updated",
+        integration=integration,
+        external_xref=data.get("external_xref"),
+        scopes=parse_scope_list(opt_str_list(data, "scopes") or []),
     )
     return JSONResponse({"data": saved.connection.as_json()}, status_code=201 if saved.created else 200)

@@ -10,7 +10,7 @@ from server.api.validation import only_fields, opt_bool, opt_str_list, read_json
 from server.db.workspaces import update_environment
 from server.errors import InvalidRequest
 from server.flow.allowlist import normalise_origin, valid_allowlist_entry
-from server.routes.common import services_of
+from server.services import services_of
 
 
 async def get_environment(request: Request) -> Response:

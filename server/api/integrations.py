@@ -7,16 +7,17 @@ from starlette.responses import JSONResponse, Response
 
 from server.api.auth import authenticate
 from server.api.validation import only_fields, opt_str, opt_str_list, read_json
+from server.catalog.models import Integration
 from server.catalog.scopes import UNIFIED_SCOPES
 from server.db import activations as activation_store
 from server.errors import InvalidRequest, NotFound
 from server.flow.scopes import parse_scope_list, unsupported_scopes
-from server.routes.common import services_of
+from server.services import services_of
 
 
-def _integration_or_404(request: Request, sandbox: bool):
-    integration = services_of(request).catalog.get(request.path_params["slug"])
-    if integration is None or (integration.sandbox_only and not sandbox):
+def _integration_or_404(request: Request, environment: str) -> Integration:
+    integration = services_of(request).catalog.offered(request.path_params["slug"], environment)
+    if integration is None:
         raise NotFound(f"No integration {request.path_params['slug']!r}.", code="integration_not_found")
     return integration
 
@@ -27,26 +28,19 @@ async def list_integrations(request: Request) -> Response:
     scopes = parse_scope_list(request.query_params.get("scopes"))
     activated = await activation_store.list_activations(services.db, env.workspace_id, env.name)
     items = []
-    for integration in services.catalog:
-        if integration.sandbox_only and not env.is_sandbox:
-            continue
-        missing = unsupported_scopes(integration, scopes)
+    for integration in services.catalog.offered_in(env.name):
         activation = activated.get(integration.slug)
-        not_enabled = [s for s in scopes if activation and activation.scopes and s not in activation.scopes]
+        reason = services.catalog.unavailable_reason(
+            integration, enabled_scopes=tuple(activation.scopes) if activation else None, requested=scopes
+        )
         items.append(
             {
                 **integration.summary(),
                 "active": activation is not None,
                 "activation": activation.as_json() if activation else None,
                 "redirect_uri": services.callback_url(integration.slug) if integration.is_redirect else None,
-                "available": activation is not None and not missing and not not_enabled,
-                "unavailable_reason": (
-                    f"cannot grant {', '.join(missing)}"
-                    if missing
-                    else f"{', '.join(not_enabled)} not enabled by the activation"
-                    if not_enabled
-                    else (None if activation else "not activated")
-                ),
+                "available": reason is None,
+                "unavailable_reason": reason,
             }
         )
     return JSONResponse({"data": items})
@@ -55,7 +49,7 @@ async def list_integrations(request: Request) -> Response:
 async def activate(request: Request) -> Response:
     env = await authenticate(request)
     services = services_of(request)
-    integration = _integration_or_404(request, env.is_sandbox)
+    integration = _integration_or_404(request, env.name)
     data = await read_json(request)
     only_fields(data, {"client_id", "client_secret", "scopes"})
     client_id = opt_str(data, "client_id", max_len=512)
@@ -82,9 +76,9 @@ async def activate(request: Request) -> Response:
 async def deactivate(request: Request) -> Response:
     env = await authenticate(request)
     services = services_of(request)
-    integration = _integration_or_404(request, env.is_sandbox)
+    integration = _integration_or_404(request, env.name)
     if not await activation_store.deactivate(services.db, env.workspace_id, env.name, integration.slug):
-        raise NotFound(f"{integration.name} is not activated.", code="integration_not_active")
+        raise NotFound(f"{integration.name} is not activated.", code="integration_not_active", status=404)
     return Response(status_code=204)
 
 

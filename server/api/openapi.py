@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from server.catalog.kinds import AUTH_KINDS
 from server.catalog.scopes import UNIFIED_SCOPES
-from server.db.webhooks import EVENT_TYPES
+from server.errors import ERROR_CODES, codes_seen
+from server.event_types import WEBHOOK_EVENT_TYPES
+
+Schema = dict[str, Any]
 
 
-def _ref(name: str) -> dict:
+def _ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict, description: str = "OK") -> dict:
+def _json(schema: Schema, description: str = "OK") -> Schema:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _data(schema: dict) -> dict:
+def _data(schema: Schema) -> Schema:
     return {"type": "object", "required": ["data"], "properties": {"data": schema}}
 
 
@@ -28,11 +34,11 @@ _ERRORS = {
 }
 
 
-def _body(schema: dict) -> dict:
+def _body(schema: Schema) -> Schema:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def document(base_url: str) -> dict:
+def document(base_url: str) -> Schema:
     scope = {"type": "string", "enum": sorted(UNIFIED_SCOPES)}
     schemas = {
         "Error": {
@@ -42,7 +48,15 @@ def document(base_url: str) -> dict:
                 "error": {
                     "type": "object",
                     "required": ["code", "message"],
-                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    "properties": {
+                        "code": {
+                            "type": "string",
+                            "enum": list(codes_seen("api")),
+                            "description": "Stable: "
+                            + "; ".join(f"{c} ({ERROR_CODES[c].status})" for c in codes_seen("api")),
+                        },
+                        "message": {"type": "string"},
+                    },
                 }
             },
         },
@@ -75,7 +89,7 @@ def document(base_url: str) -> dict:
                 "name": {"type": "string"},
                 "auth_kind": {
                     "type": "string",
-                    "enum": ["oauth2", "oauth2_client_credentials", "oauth1", "api_key", "basic"],
+                    "enum": list(AUTH_KINDS),
                 },
                 "categories": {"type": "array", "items": {"type": "string"}},
                 "unified_scopes": {"type": "array", "items": scope},
@@ -102,7 +116,7 @@ def document(base_url: str) -> dict:
         },
     }
     xref = {"type": "string", "minLength": 1, "maxLength": 255}
-    event_type = {"type": "string", "enum": list(EVENT_TYPES)}
+    event_type = {"type": "string", "enum": list(WEBHOOK_EVENT_TYPES)}
     schemas["Check"] = {
         "type": "object",
         "properties": {

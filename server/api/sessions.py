@@ -14,8 +14,8 @@ from server.db import connections as connection_store
 from server.db.clock import utcnow
 from server.errors import InvalidRequest, NotFound
 from server.flow.opening import build_context, display_options
-from server.flow.signing import SALT_CONTEXT, SALT_SESSION
-from server.routes.common import services_of
+from server.services import services_of
+from server.signing import SALT_CONTEXT, SALT_SESSION
 
 
 def _iso(seconds: int) -> str:
@@ -86,8 +86,8 @@ async def create_auth_url(request: Request) -> Response:
     data = await read_json(request)
     only_fields(data, {"integration", "external_xref", "scopes", "success_url", "failure_url", "state"})
     slug = opt_str(data, "integration", max_len=63)
-    integration = services.catalog.get(slug or "")
-    if integration is None or (integration.sandbox_only and not env.is_sandbox):
+    integration = services.catalog.offered(slug, env.name)
+    if integration is None:
         raise NotFound(f"No integration {slug!r}.", code="integration_not_found")
     success_url, failure_url = opt_str(data, "success_url"), opt_str(data, "failure_url")
     if not success_url or not failure_url:

@@ -10,7 +10,7 @@ from server.api.auth import authenticate
 from server.api.validation import int_param, only_fields, opt_str, opt_str_list, read_json
 from server.db import webhooks as webhook_store
 from server.lifecycle.urls import check_webhook_url
-from server.routes.common import services_of
+from server.services import services_of
 
 
 async def list_webhooks(request: Request) -> Response:

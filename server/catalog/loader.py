@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,11 +44,41 @@ class Catalog:
     def get(self, slug: str) -> Integration | None:
         return self.integrations.get(slug)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Integration]:
         return iter(sorted(self.integrations.values(), key=lambda i: i.name.lower()))
 
     def __len__(self) -> int:
         return len(self.integrations)
+
+    def offered(self, slug: str | None, environment: str) -> Integration | None:
+        """The integration, if this environment offers it at all (sandbox-only ones: the sandbox)."""
+        integration = self.integrations.get(slug or "")
+        if integration is None or (integration.sandbox_only and environment != "sandbox"):
+            return None
+        return integration
+
+    def offered_in(self, environment: str) -> list[Integration]:
+        """Every integration this environment offers, by name."""
+        return [i for i in self if self.offered(i.slug, environment)]
+
+    @staticmethod
+    def unavailable_reason(
+        integration: Integration, *, enabled_scopes: tuple[str, ...] | None, requested: tuple[str, ...]
+    ) -> str | None:
+        """Why a flow asking for `requested` cannot use this integration, or None when it can.
+
+        `enabled_scopes` are the activation's (empty: every scope the integration has); None: not
+        activated in this environment.
+        """
+        missing = [s for s in requested if s not in integration.scopes]
+        if missing:
+            return f"cannot grant {', '.join(missing)}"
+        if enabled_scopes is None:
+            return "not activated"
+        not_enabled = [s for s in requested if enabled_scopes and s not in enabled_scopes]
+        if not_enabled:
+            return f"{', '.join(not_enabled)} not enabled by the activation"
+        return None
 
 
 def _validator() -> jsonschema.Draft202012Validator:
@@ -64,7 +94,9 @@ def _read(path: Path) -> Any:
 
 
 def _best_error(errors: list[jsonschema.ValidationError]) -> jsonschema.ValidationError:
-    return jsonschema.exceptions.best_match(errors)
+    # The stub leaves best_match unannotated; it returns None only for an empty list.
+    best: jsonschema.ValidationError = jsonschema.exceptions.best_match(errors)
+    return best
 
 
 def _field_path(error: jsonschema.ValidationError) -> str:
@@ -130,7 +162,7 @@ def _semantic_checks(path: Path, data: dict[str, Any]) -> None:
         fail("logo", f"file {logo!r} not found in {LOGO_DIR} or beside the catalog file")
 
 
-def _variables(raw: Iterable[dict]) -> tuple[Variable, ...]:
+def _variables(raw: Iterable[Mapping[str, Any]]) -> tuple[Variable, ...]:
     return tuple(
         Variable(
             name=v["name"],
@@ -208,7 +240,7 @@ def _build(path: Path, data: dict[str, Any], custom: bool) -> Integration:
             token_auth_method=auth.get("token_auth_method", "client_secret_basic"),
             scope_separator=auth.get("scope_separator", " "),
             token_params=dict(auth.get("token_params", {})),
-            token_response=TokenResponseSpec(**{k: v for k, v in tr.items()}),
+            token_response=TokenResponseSpec(**tr),
         )
     verify = None
     if auth.get("verify"):
@@ -268,9 +300,10 @@ def load_file(
         error = _best_error(errors)
         field = _field_path(error)
         kind = data.get("auth", {}).get("kind") if isinstance(data.get("auth"), dict) else None
-        if field == "auth" and error.validator == "oneOf" and kind in validator.schema["$defs"]:
+        schema = validator.schema  # an object here; a JSON Schema may also be a bare boolean
+        if field == "auth" and error.validator == "oneOf" and isinstance(schema, Mapping) and kind in schema["$defs"]:
             # "not valid under any of the given schemas" helps nobody: check against the kind's own schema.
-            branch = validator.evolve(schema={"$ref": f"#/$defs/{kind}", "$defs": validator.schema["$defs"]})
+            branch = validator.evolve(schema={"$ref": f"#/$defs/{kind}", "$defs": schema["$defs"]})
             inner = list(branch.iter_errors(data["auth"]))
             if inner:
                 error = _best_error(inner)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FORM_KINDS = ("api_key", "basic", "oauth2_client_credentials")
+from server.catalog.kinds import AUTH_KINDS, AuthKindName
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class ClientCredentialsSpec:
 class Integration:
     slug: str
     name: str
-    kind: str
+    kind: AuthKindName
     categories: tuple[str, ...]
     docs: str
     scopes: dict[str, tuple[str, ...]]
@@ -133,12 +133,12 @@ class Integration:
     @property
     def is_redirect(self) -> bool:
         """Authorized by sending the end-user to the provider (OAuth 2.0 code or OAuth 1.0a)."""
-        return self.kind in ("oauth2", "oauth1")
+        return AUTH_KINDS[self.kind].via == "redirect"
 
     @property
     def is_form(self) -> bool:
         """Authorized by a form the end-user fills in here."""
-        return self.kind in FORM_KINDS
+        return AUTH_KINDS[self.kind].via == "form"
 
     @property
     def supported_scopes(self) -> tuple[str, ...]:

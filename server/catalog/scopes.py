@@ -20,7 +20,3 @@ UNIFIED_SCOPES: dict[str, str] = {
     "task_read": "Read tasks, issues and projects",
     "user_profile": "Basic identity of the connecting user",
 }
-
-
-def is_unified_scope(name: str) -> bool:
-    return name in UNIFIED_SCOPES

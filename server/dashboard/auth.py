@@ -126,7 +126,8 @@ async def end_session(services: Services, response: Response, session: Dashboard
 
 async def current_session(request: Request, services: Services) -> DashboardSession | None:
     if hasattr(request.state, "dashboard_session"):
-        return request.state.dashboard_session
+        cached: DashboardSession | None = request.state.dashboard_session
+        return cached
     session = None
     raw = request.cookies.get(session_cookie_name(services.settings))
     if raw and len(raw) < 512:

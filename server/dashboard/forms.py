@@ -58,7 +58,7 @@ class Form:
 
     def origins(self, name: str) -> list[str]:
         """Host origins, one a line: normalised, with the first bad one named."""
-        result = []
+        result: list[str] = []
         for entry in split_lines(self.data.get(name)):
             normal = normalise_origin(entry) if valid_allowlist_entry(entry, kind="origin") else None
             if normal is None:
@@ -69,7 +69,7 @@ class Form:
         return result
 
     def redirect_urls(self, name: str) -> list[str]:
-        result = []
+        result: list[str] = []
         for entry in split_lines(self.data.get(name)):
             if not valid_allowlist_entry(entry, kind="url"):
                 self.errors[name] = f"{entry!r} is not an absolute http(s) URL without a query or fragment."

@@ -27,7 +27,8 @@ class ScryptCost:
 
     @property
     def maxmem(self) -> int:
-        return 129 * self.r * (2**self.log2_n) + 1024 * 1024
+        n: int = 2**self.log2_n  # mypy types int ** int as Any (a negative exponent gives a float)
+        return 129 * self.r * n + 1024 * 1024
 
 
 DEFAULT_COST = ScryptCost()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from databases import Database
+from databases.interfaces import Record
 
 from server.crypto import Sealer
 from server.db.clock import utcnow
@@ -22,7 +24,7 @@ class Activation:
     has_client_secret: bool
     scopes: tuple[str, ...]
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "integration": self.integration,
             "environment": self.environment,
@@ -36,7 +38,7 @@ def _aad(workspace_id: str, environment: str, integration: str) -> str:
     return f"activation:{workspace_id}:{environment}:{integration}:client_secret"
 
 
-def _row(row) -> Activation:
+def _row(row: Record) -> Activation:
     return Activation(
         workspace_id=row["workspace_id"],
         environment=row["environment"],
@@ -47,7 +49,7 @@ def _row(row) -> Activation:
     )
 
 
-def _key(workspace_id: str, environment: str, integration: str):
+def _key(workspace_id: str, environment: str, integration: str) -> sa.ColumnElement[bool]:
     return sa.and_(
         activations.c.workspace_id == workspace_id,
         activations.c.environment == environment,
@@ -70,7 +72,7 @@ async def activate(
     secret_enc = (
         sealer.seal(client_secret.encode(), _aad(workspace_id, environment, integration)) if client_secret else None
     )
-    values = {
+    values: dict[str, Any] = {
         "client_id": client_id,
         "client_secret_enc": secret_enc,
         "scopes": json.dumps(sorted(set(scopes))),
@@ -114,7 +116,7 @@ async def list_activations(db: Database, workspace_id: str, environment: str) ->
             activations.c.workspace_id == workspace_id, activations.c.environment == environment
         )
     )
-    return {r["integration"]: _row(r) for r in rows}
+    return {str(r["integration"]): _row(r) for r in rows}
 
 
 async def client_secret(db: Database, sealer: Sealer, activation: Activation) -> str | None:
@@ -126,4 +128,4 @@ async def client_secret(db: Database, sealer: Sealer, activation: Activation) ->
     if row is None or row["client_secret_enc"] is None:
         return None
     aad = _aad(activation.workspace_id, activation.environment, activation.integration)
-    return sealer.open(row["client_secret_enc"], aad).decode()
+    return sealer.open(str(row["client_secret_enc"]), aad).decode()

@@ -16,10 +16,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from databases import Database
+from databases.interfaces import Record
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.crypto import Sealer, random_id
-from server.db.clock import as_utc, utcnow
+from server.db.clock import as_utc, required_utc, utcnow
 from server.db.tables import connections
 from server.errors import InvalidRequest, NotFound
 
@@ -98,7 +99,7 @@ def credentials_aad(workspace_id: str, environment: str, integration: str, exter
     return json.dumps(["connection", workspace_id, environment, integration, external_xref])
 
 
-def _row(row) -> Connection:
+def _row(row: Record) -> Connection:
     return Connection(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -113,9 +114,9 @@ def _row(row) -> Connection:
         partial_grant=bool(row["partial_grant"]),
         metadata=json.loads(row["metadata"]),
         expires_at=as_utc(row["expires_at"]),
-        created_at=as_utc(row["created_at"]),
-        updated_at=as_utc(row["updated_at"]),
-        authorized_at=as_utc(row["authorized_at"]),
+        created_at=required_utc(row["created_at"], "connections.created_at"),
+        updated_at=required_utc(row["updated_at"], "connections.updated_at"),
+        authorized_at=required_utc(row["authorized_at"], "connections.authorized_at"),
         status_changed_at=as_utc(row["status_changed_at"]),
     )
 
@@ -159,16 +160,17 @@ async def save_connection(db: Database, sealer: Sealer, new: NewConnection) -> S
         **changing,
     )
     status_changed_at = sa.case((connections.c.status == "healthy", connections.c.status_changed_at), else_=now)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=["workspace_id", "environment", "integration", "external_xref"],
         set_={**changing, "status_changed_at": status_changed_at},
     ).returning(*_PUBLIC_COLUMNS)
-    row = await db.fetch_one(stmt)
+    row = await db.fetch_one(upsert)
+    assert row is not None  # an upsert with RETURNING always returns the row it wrote
     connection = _row(row)
     return SavedConnection(connection=connection, created=connection.id == new_id)
 
 
-def _scoped(workspace_id: str, environment: str):
+def _scoped(workspace_id: str, environment: str) -> sa.ColumnElement[bool]:
     return sa.and_(connections.c.workspace_id == workspace_id, connections.c.environment == environment)
 
 
@@ -188,7 +190,8 @@ async def read_credentials(db: Database, sealer: Sealer, connection: Connection)
     aad = credentials_aad(
         connection.workspace_id, connection.environment, connection.integration, connection.external_xref
     )
-    return sealer.open_json(row["credentials_enc"], aad)
+    credentials: dict[str, Any] = sealer.open_json(row["credentials_enc"], aad)
+    return credentials
 
 
 async def list_connections(
@@ -290,7 +293,7 @@ async def release_refresh_lease(db: Database, connection_id: str, token: str) ->
     )
 
 
-def _same_grant(state: RefreshState):
+def _same_grant(state: RefreshState) -> sa.ColumnElement[bool]:
     """The row still holds the grant the refresher read (no re-authorization in between)."""
     return sa.and_(connections.c.id == state.connection.id, connections.c.authorized_at == state.authorized_at_raw)
 
@@ -381,4 +384,4 @@ async def due_for_refresh(db: Database, *, now: datetime, ahead: timedelta, limi
         .order_by(connections.c.expires_at)
         .limit(limit)
     )
-    return [r["id"] for r in rows]
+    return [str(r["id"]) for r in rows]

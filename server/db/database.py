@@ -27,6 +27,6 @@ def open_database(url: str) -> Database:
 
 async def close_database(database: Database) -> None:
     await database.disconnect()
-    pool = getattr(database._backend, "_pool", None)  # type: ignore[attr-defined]
+    pool: object = getattr(database._backend, "_pool", None)
     if hasattr(pool, "close"):
         await pool.close()

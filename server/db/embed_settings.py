@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from databases import Database
+from databases.interfaces import Record
 
 from server.db.clock import utcnow
 from server.db.tables import embed_settings
@@ -32,7 +33,7 @@ class EmbedSettings:
         return replace(self, **changes)
 
 
-def _row(row) -> EmbedSettings:
+def _row(row: Record) -> EmbedSettings:
     return EmbedSettings(
         workspace_id=row["workspace_id"],
         environment=row["environment"],
@@ -49,7 +50,7 @@ def _row(row) -> EmbedSettings:
     )
 
 
-def _key(workspace_id: str, environment: str):
+def _key(workspace_id: str, environment: str) -> sa.ColumnElement[bool]:
     return sa.and_(embed_settings.c.workspace_id == workspace_id, embed_settings.c.environment == environment)
 
 
@@ -60,7 +61,7 @@ async def get_embed_settings(db: Database, workspace_id: str, environment: str) 
 
 
 async def save_embed_settings(db: Database, settings: EmbedSettings) -> EmbedSettings:
-    values = {
+    values: dict[str, Any] = {
         "success_url": settings.success_url,
         "failure_url": settings.failure_url,
         "scopes": json.dumps(list(settings.scopes)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from databases import Database
 
@@ -69,9 +71,9 @@ def webhook_data(
     connection_id: str | None,
     error_code: str | None,
     detail: str | None,
-) -> dict:
+) -> dict[str, Any]:
     """An event's webhook `data`: identifiers and codes only — never credentials or provider text."""
-    data: dict = {"integration": integration, "environment": environment, "external_xref": external_xref}
+    data: dict[str, Any] = {"integration": integration, "environment": environment, "external_xref": external_xref}
     if connection_id:
         data["connection_id"] = connection_id
     if type == "auth.failed":
@@ -93,7 +95,7 @@ async def list_events(
     integration: str | None = None,
     external_xref: str | None = None,
     types: tuple[str, ...] = (),
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Newest first; the keyword filters narrow it (the dashboard's connection page uses them)."""
     query = sa.select(auth_events).where(
         auth_events.c.workspace_id == workspace_id, auth_events.c.environment == environment
@@ -107,4 +109,4 @@ async def list_events(
     if types:
         query = query.where(auth_events.c.type.in_(types))
     rows = await db.fetch_all(query.order_by(auth_events.c.id.desc()).limit(limit))
-    return [dict(r._mapping) if hasattr(r, "_mapping") else {k: r[k] for k in r.keys()} for r in rows]
+    return [dict(r._mapping) for r in rows]

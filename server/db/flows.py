@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-import sqlalchemy as sa
 from databases import Database
 
 from server.crypto import Sealer
@@ -67,10 +66,6 @@ async def consume_flow(db: Database, sealer: Sealer, nonce: str) -> ConsumedFlow
         return None
     enc = row["pkce_verifier_enc"]
     return ConsumedFlow(nonce=nonce, pkce_verifier=sealer.open(enc, _aad(nonce)).decode() if enc else None)
-
-
-async def flow_exists(db: Database, nonce: str) -> bool:
-    return await db.fetch_one(sa.select(flows.c.nonce).where(flows.c.nonce == nonce)) is not None
 
 
 async def purge_expired(db: Database, older_than: timedelta = timedelta(days=1)) -> None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from databases import Database
+from databases.interfaces import Record
 
 from server.crypto import random_id
-from server.db.clock import as_utc, utcnow
+from server.db.clock import as_utc, required_utc, utcnow
 from server.db.tables import dashboard_sessions, members, workspaces
 from server.errors import Conflict, InvalidRequest, NotFound
 
@@ -53,7 +55,7 @@ def normalise_email(email: str) -> str:
     return email
 
 
-def _member_query():
+def _member_query() -> sa.Select[*tuple[Any, ...]]:
     return sa.select(
         members.c.id,
         members.c.workspace_id,
@@ -67,13 +69,13 @@ def _member_query():
     ).join(workspaces, workspaces.c.id == members.c.workspace_id)
 
 
-def _member(row) -> Member:
+def _member(row: Record) -> Member:
     return Member(
         id=row["id"],
         workspace_id=row["workspace_id"],
         workspace_name=row["workspace_name"],
         email=row["email"],
-        created_at=as_utc(row["created_at"]),
+        created_at=required_utc(row["created_at"], "members.created_at"),
         last_sign_in_at=as_utc(row["last_sign_in_at"]),
     )
 
@@ -120,13 +122,6 @@ async def find_by_email(db: Database, email: str) -> SignInRecord | None:
     )
 
 
-async def list_members(db: Database, workspace_id: str) -> list[Member]:
-    rows = await db.fetch_all(
-        _member_query().where(members.c.workspace_id == workspace_id).order_by(members.c.created_at)
-    )
-    return [_member(r) for r in rows]
-
-
 async def set_password(db: Database, member_id: str, password_hash: str) -> None:
     """A new password also ends every session and any lockout."""
     async with db.transaction():
@@ -160,7 +155,7 @@ async def record_failed_sign_in(
 
 
 async def record_sign_in(db: Database, member_id: str, *, now: datetime, password_hash: str | None = None) -> None:
-    values: dict = {"failed_sign_ins": 0, "locked_until": None, "last_sign_in_at": now}
+    values: dict[str, Any] = {"failed_sign_ins": 0, "locked_until": None, "last_sign_in_at": now}
     if password_hash:
         values["password_hash"] = password_hash
     await db.execute(members.update().where(members.c.id == member_id).values(**values))
@@ -189,7 +184,11 @@ async def session_member(db: Database, id_hash: str, *, now: datetime) -> Sessio
     )
     if row is None:
         return None
-    return SessionRecord(member=_member(row), csrf_token=row["csrf_token"], expires_at=as_utc(row["expires_at"]))
+    return SessionRecord(
+        member=_member(row),
+        csrf_token=row["csrf_token"],
+        expires_at=required_utc(row["expires_at"], "dashboard_sessions.expires_at"),
+    )
 
 
 async def delete_session(db: Database, id_hash: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from databases import Database
@@ -20,7 +21,7 @@ from server.db import tables
 logger = logging.getLogger("latchkey.migrations")
 
 
-def _since(item: sa.Column | sa.Index | sa.Table) -> int:
+def _since(item: sa.Column[Any] | sa.Index | sa.Table) -> int:
     """The schema version that added a column, index or table (`info={"since": N}` in tables.py)."""
     return int(item.info.get("since", 1))
 
@@ -101,7 +102,8 @@ def dialect_for(database: Database) -> Dialect:
     if database.url.dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
-        return postgresql.dialect()
+        # SQLAlchemy leaves the psycopg dialect's __init__ unannotated.
+        return postgresql.dialect()  # type: ignore[no-untyped-call]
     from sqlalchemy.dialects import sqlite
 
     return sqlite.dialect()

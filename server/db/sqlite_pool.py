@@ -19,6 +19,7 @@ import asyncio
 from typing import Any
 
 import aiosqlite
+from aiosqlite.context import Result
 from databases import Database
 
 PRAGMAS = ("PRAGMA busy_timeout = 15000", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON")
@@ -30,7 +31,7 @@ class _ImmediateTransactions:
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._connection = connection
 
-    def execute(self, sql: str, *args: Any, **kwargs: Any):
+    def execute(self, sql: str, *args: Any, **kwargs: Any) -> Result[aiosqlite.Cursor]:
         return self._connection.execute("BEGIN IMMEDIATE" if sql == "BEGIN" else sql, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -64,7 +65,7 @@ class ReusingSQLitePool:
             if connection.in_transaction:
                 await connection.rollback()
             self._idle.append(connection)
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever broke the rollback, the connection is not reusable
             await connection.close()
         finally:
             self._slots.release()
@@ -76,5 +77,5 @@ class ReusingSQLitePool:
 
 def install(database: Database, path: str) -> ReusingSQLitePool:
     pool = ReusingSQLitePool(path)
-    database._backend._pool = pool  # type: ignore[attr-defined]
+    database._backend._pool = pool
     return pool

@@ -22,13 +22,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from databases import Database
+from databases.interfaces import Record
 
 from server.crypto import Sealer, random_id
-from server.db.clock import as_utc, utcnow
+from server.db.clock import as_utc, required_utc, utcnow
 from server.db.tables import webhook_deliveries, webhook_endpoints
 from server.errors import InvalidRequest, NotFound
+from server.event_types import WEBHOOK_EVENT_TYPES
 
-EVENT_TYPES = ("connection.created", "connection.updated", "connection.unhealthy", "connection.deleted", "auth.failed")
+EVENT_TYPES = WEBHOOK_EVENT_TYPES  # the webhook event types (server/event_types.py)
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 SECRET_PREFIX = "whsec_"
 MAX_ENDPOINTS_PER_ENVIRONMENT = 20
@@ -126,7 +128,7 @@ def new_delivery_id() -> str:
     return f"msg_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
 
 
-def _endpoint(row) -> WebhookEndpoint:
+def _endpoint(row: Record) -> WebhookEndpoint:
     return WebhookEndpoint(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -134,11 +136,11 @@ def _endpoint(row) -> WebhookEndpoint:
         url=row["url"],
         events=tuple(json.loads(row["events"])),
         description=row["description"],
-        created_at=as_utc(row["created_at"]),
+        created_at=required_utc(row["created_at"], "webhook_endpoints.created_at"),
     )
 
 
-def _delivery(row) -> Delivery:
+def _delivery(row: Record) -> Delivery:
     return Delivery(
         id=row["id"],
         endpoint_id=row["endpoint_id"],
@@ -149,7 +151,7 @@ def _delivery(row) -> Delivery:
         last_attempt_at=as_utc(row["last_attempt_at"]),
         last_status_code=row["last_status_code"],
         last_error=row["last_error"],
-        created_at=as_utc(row["created_at"]),
+        created_at=required_utc(row["created_at"], "webhook_deliveries.created_at"),
         delivered_at=as_utc(row["delivered_at"]),
     )
 
@@ -164,7 +166,7 @@ def check_events(events: list[str] | None) -> tuple[str, ...]:
     return tuple(e for e in EVENT_TYPES if e in events)
 
 
-def _scoped(workspace_id: str, environment: str):
+def _scoped(workspace_id: str, environment: str) -> sa.ColumnElement[bool]:
     return sa.and_(webhook_endpoints.c.workspace_id == workspace_id, webhook_endpoints.c.environment == environment)
 
 
@@ -271,7 +273,7 @@ async def enqueue(
     return len(targets)
 
 
-def _lease_free(now: datetime):
+def _lease_free(now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until < now)
 
 
@@ -282,7 +284,7 @@ async def due_deliveries(db: Database, *, now: datetime, limit: int) -> list[str
         .order_by(webhook_deliveries.c.next_attempt_at)
         .limit(limit)
     )
-    return [r["id"] for r in rows]
+    return [str(r["id"]) for r in rows]
 
 
 async def next_attempt_at(db: Database, *, now: datetime) -> datetime | None:

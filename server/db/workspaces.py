@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from databases import Database
+from databases.interfaces import Record
 
 from server.crypto import hash_api_key, new_api_key, random_id
 from server.db.clock import utcnow
@@ -30,7 +32,7 @@ class Environment:
     def is_sandbox(self) -> bool:
         return self.name == "sandbox"
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "workspace_id": self.workspace_id,
             "workspace_name": self.workspace_name,
@@ -49,7 +51,7 @@ class CreatedWorkspace:
     api_keys: dict[str, str]
 
 
-def _row_to_env(row) -> Environment:
+def _row_to_env(row: Record) -> Environment:
     return Environment(
         workspace_id=row["workspace_id"],
         workspace_name=row["workspace_name"],
@@ -61,7 +63,7 @@ def _row_to_env(row) -> Environment:
     )
 
 
-def _env_query():
+def _env_query() -> sa.Select[*tuple[Any, ...]]:
     return sa.select(
         environments.c.workspace_id,
         workspaces.c.name.label("workspace_name"),
@@ -84,7 +86,7 @@ async def create_workspace(
     """Create a workspace with both environments; the API keys are returned once, stored hashed."""
     now = utcnow()
     ws_id = workspace_id or random_id("ws", 9)
-    keys = {}
+    keys: dict[str, str] = {}
     async with db.transaction():
         await db.execute(workspaces.insert().values(id=ws_id, name=name, created_at=now))
         for env in ENVIRONMENTS:
@@ -105,9 +107,9 @@ async def create_workspace(
     return CreatedWorkspace(id=ws_id, name=name, api_keys=keys)
 
 
-async def list_workspaces(db: Database) -> list[dict]:
+async def list_workspaces(db: Database) -> list[dict[str, str]]:
     rows = await db.fetch_all(sa.select(workspaces).order_by(workspaces.c.created_at))
-    return [{"id": r["id"], "name": r["name"]} for r in rows]
+    return [{"id": str(r["id"]), "name": str(r["name"])} for r in rows]
 
 
 async def environment_for_key(db: Database, api_key: str) -> Environment | None:
@@ -146,7 +148,7 @@ async def update_environment(
     allowed_redirect_urls: list[str] | None = None,
     public_mode: bool | None = None,
 ) -> Environment:
-    values: dict = {"updated_at": utcnow()}
+    values: dict[str, Any] = {"updated_at": utcnow()}
     if allowed_origins is not None:
         values["allowed_origins"] = json.dumps(allowed_origins)
     if allowed_redirect_urls is not None:

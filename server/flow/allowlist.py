@@ -42,7 +42,7 @@ def origin_allowed(origin: str | None, allowed: tuple[str, ...] | list[str]) -> 
     return normal is not None and normal in {normalise_origin(a) for a in allowed}
 
 
-def _split(url: str):
+def _split(url: str) -> tuple[str, str, int | None, str, str] | None:
     try:
         parts = urlsplit(url.strip())
         port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
@@ -71,16 +71,15 @@ def url_allowed(url: str | None, allowed: tuple[str, ...] | list[str]) -> bool:
         r_scheme, r_host, r_port, r_path, r_query = rule
         if (scheme, host, port) != (r_scheme, r_host, r_port) or r_query:
             continue
-        if path == r_path or (r_path.endswith("/") and path.startswith(r_path)):
-            # Browsers read %2e%2e (and .%2e, %2e.) as "..": decode before looking for dot segments.
-            if not any(segment in (".", "..") for segment in unquote(path).split("/")):
-                return True
+        continues = path == r_path or (r_path.endswith("/") and path.startswith(r_path))
+        # Browsers read %2e%2e (and .%2e, %2e.) as "..": decode before looking for dot segments.
+        if continues and not any(segment in (".", "..") for segment in unquote(path).split("/")):
+            return True
     return False
 
 
 def valid_allowlist_entry(value: str, *, kind: str) -> bool:
-    return (
-        (normalise_origin(value) is not None)
-        if kind == "origin"
-        else (_split(value) is not None and not _split(value)[4])
-    )
+    if kind == "origin":
+        return normalise_origin(value) is not None
+    parts = _split(value)
+    return parts is not None and not parts[4]  # a redirect URL entry carries no query

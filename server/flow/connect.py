@@ -1,15 +1,41 @@
-"""Writing the connection a successful flow produced, with its audit event."""
+"""Writing the connection a flow produced (or a sandbox test connection), with its audit event.
+
+The one place a connection is created or re-authorized: the connection row and its
+`connection.created` / `connection.updated` event (and so its webhook) always go together.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from server.catalog.models import Integration
 from server.db import connections as connection_store
 from server.db import events
+from server.db.clock import utcnow
+from server.db.connections import NewConnection, SavedConnection
+from server.errors import ErrorCodeName
 from server.flow.context import FlowContext
+from server.flow.opening import check_external_xref
+from server.flow.scopes import provider_scopes_for
 from server.services import Services
+
+TEST_TOKEN_LIFETIME = timedelta(hours=1)
+
+
+async def _save(services: Services, new: NewConnection) -> SavedConnection:
+    saved = await connection_store.save_connection(services.db, services.sealer, new)
+    await events.record_event(
+        services.db,
+        workspace_id=new.workspace_id,
+        environment=new.environment,
+        integration=new.integration,
+        external_xref=saved.connection.external_xref,
+        connection_id=saved.connection.id,
+        type="connection.created" if saved.created else "connection.updated",
+    )
+    return saved
 
 
 async def store_connection(
@@ -25,10 +51,9 @@ async def store_connection(
     expires_at: datetime | None = None,
 ) -> str:
     """Create the end-user's connection, or re-authorize the existing one; return its ID."""
-    saved = await connection_store.save_connection(
-        services.db,
-        services.sealer,
-        connection_store.NewConnection(
+    saved = await _save(
+        services,
+        NewConnection(
             workspace_id=ctx.workspace_id,
             environment=ctx.environment,
             integration=integration.slug,
@@ -42,20 +67,54 @@ async def store_connection(
             expires_at=expires_at,
         ),
     )
-    await events.record_event(
-        services.db,
-        workspace_id=ctx.workspace_id,
-        environment=ctx.environment,
-        integration=integration.slug,
-        external_xref=ctx.external_xref,
-        connection_id=saved.connection.id,
-        type="connection.created" if saved.created else "connection.updated",
-    )
     return saved.connection.id
 
 
+async def store_test_connection(
+    services: Services,
+    *,
+    workspace_id: str,
+    environment: str,
+    integration: Integration,
+    external_xref: object,
+    scopes: tuple[str, ...],
+) -> SavedConnection:
+    """Sandbox: a healthy connection with synthetic credentials, at once (the API's and the dashboard's)."""
+    provider = provider_scopes_for(integration, scopes)
+    now = utcnow()
+    credentials: dict[str, Any]
+    expires_at: datetime | None
+    if integration.is_oauth2:
+        expires_at = now + TEST_TOKEN_LIFETIME
+        credentials = {
+            "type": "oauth2",
+            "access_token": "sbx_at_" + secrets.token_urlsafe(24),
+            "token_type": "bearer",
+            "refresh_token": "sbx_rt_" + secrets.token_urlsafe(24),
+            "expires_at": expires_at.isoformat(),
+        }
+    else:
+        expires_at = None
+        credentials = {"type": integration.kind, "fields": {f.name: f"sandbox-{f.name}" for f in integration.fields}}
+    return await _save(
+        services,
+        NewConnection(
+            workspace_id=workspace_id,
+            environment=environment,
+            integration=integration.slug,
+            external_xref=check_external_xref(external_xref),
+            credentials=credentials,
+            scopes_requested=list(scopes),
+            scopes_granted=list(scopes),
+            provider_scopes=provider,
+            metadata={"sandbox": True},
+            expires_at=expires_at,
+        ),
+    )
+
+
 async def record_failure(
-    services: Services, ctx: FlowContext, integration: Integration, code: str, detail: str | None = None
+    services: Services, ctx: FlowContext, integration: Integration, code: ErrorCodeName, detail: str | None = None
 ) -> None:
     await events.record_event(
         services.db,

@@ -7,7 +7,6 @@ from typing import Any
 
 MODES = ("popup", "redirect", "inline")
 THEMES = ("light", "dark", "auto")
-LANGS = ("en", "fr", "de", "es", "ja")
 
 
 @dataclass(frozen=True)
@@ -40,8 +39,8 @@ class FlowContext:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FlowContext:
-        known = {f for f in cls.__dataclass_fields__}
-        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
+        known = set(cls.__dataclass_fields__)
+        values: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
         return cls(**values)
 
     def with_(self, **changes: Any) -> FlowContext:

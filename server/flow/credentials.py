@@ -7,24 +7,22 @@ writes the connection.
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import re
 import secrets
-import socket
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
+from server.addresses import AddressRefused, Unresolvable, resolve_allowed
 from server.catalog.models import Integration, OAuth2Spec
 from server.db import flows as flow_store
-from server.errors import FlowError, InvalidRequest, ProviderError, UntrustedFlowError
-from server.flow.authorize import requested_scopes
+from server.errors import FlowError, ProviderError, UntrustedFlowError
 from server.flow.connect import record_failure, store_connection
 from server.flow.context import FlowContext
-from server.flow.signing import SALT_STATE
-from server.flow.templating import _HOST_SAFE, placeholders, render_url
+from server.flow.state import SignedState, read_state, sign_state
+from server.flow.steps import requested_scopes
+from server.flow.templating import HOST_SAFE, placeholders, render_url
 from server.flow.tokens import TokenSet, token_request
-from server.lifecycle.urls import address_allowed
 from server.services import Services
 
 _SANDBOX_REJECTED = ("bad", "invalid", "wrong")
@@ -65,16 +63,15 @@ async def open_form(services: Services, ctx: FlowContext, integration: Integrati
         pkce_verifier=None,
         max_age=services.settings.state_max_age,
     )
-    return services.signer.sign(
-        SALT_STATE, {"n": nonce, "i": integration.slug, "f": 1, "c": ctx.with_(scopes=scopes).to_dict()}
-    )
+    state = SignedState(nonce=nonce, integration=integration.slug, protocol="form", context=ctx.with_(scopes=scopes))
+    return sign_state(services.signer, state)
 
 
 def read_form_state(services: Services, integration: Integration, token: str | None) -> FormState:
-    data = services.signer.verify_state(token, services.settings.state_max_age)
-    if data.get("i") != integration.slug or data.get("f") != 1:
+    state = read_state(services.signer, token, services.settings.state_max_age)
+    if state.integration != integration.slug or state.protocol != "form":
         raise UntrustedFlowError("This form was not issued for this integration.", code="invalid_state")
-    return FormState(token=token or "", ctx=FlowContext.from_dict(data["c"]), nonce=data["n"])
+    return FormState(token=token or "", ctx=state.context, nonce=state.nonce)
 
 
 def validate_fields(integration: Integration, submitted: dict[str, str]) -> dict[str, str]:
@@ -98,12 +95,14 @@ def validate_fields(integration: Integration, submitted: dict[str, str]) -> dict
     return values
 
 
-async def verify(services: Services, ctx: FlowContext, integration: Integration, values: dict[str, str]) -> dict:
+async def verify(
+    services: Services, ctx: FlowContext, integration: Integration, values: dict[str, str]
+) -> dict[str, Any]:
     """Ask the provider whether the credential works (simulated in the sandbox).
 
     Returns what to store: the fields, plus a token for client-credentials integrations.
     """
-    stored: dict = {"type": integration.kind, "fields": values}
+    stored: dict[str, Any] = {"type": integration.kind, "fields": values}
     if ctx.environment == "sandbox":
         for field in integration.fields:
             if field.secret and _sandbox_rejects(values.get(field.name, "")):
@@ -141,7 +140,7 @@ async def client_credentials_token(services: Services, integration: Integration,
             client_secret=values.get("client_secret"),
         )
     except ProviderError as exc:
-        if getattr(exc, "provider_code", None) in ("invalid_client", "unauthorized_client", "invalid_grant"):
+        if exc.provider_code in ("invalid_client", "unauthorized_client", "invalid_grant"):
             raise FlowError(f"{integration.name} rejected these credentials.", code="invalid_credentials") from exc
         raise
 
@@ -158,12 +157,11 @@ async def _refuse_private_host(url: str, *, template: str, field: str) -> None:
     template_host = urlsplit(template).hostname or ""
     allow_loopback = template_host in ("127.0.0.1", "localhost")  # a custom integration under local development
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError as exc:
+        await resolve_allowed(host, None, allow_loopback=allow_loopback)
+    except Unresolvable as exc:
         raise FormInvalid({field: "This host could not be found."}) from exc
-    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
-    if not addresses or not all(address_allowed(a, allow_loopback=allow_loopback) for a in addresses):
-        raise FormInvalid({field: "This host is on a private network, which Latchkey does not contact."})
+    except AddressRefused as exc:
+        raise FormInvalid({field: "This host is on a private network, which Latchkey does not contact."}) from exc
 
 
 async def _verify_request(services: Services, integration: Integration, values: dict[str, str]) -> None:
@@ -171,7 +169,7 @@ async def _verify_request(services: Services, integration: Integration, values: 
     if check is None:
         return
     for name in placeholders(check.url):
-        if not _HOST_SAFE.match(values.get(name, "")):
+        if not HOST_SAFE.match(values.get(name, "")):
             raise FormInvalid({name: "This value is not valid."})
     url = render_url(check.url, values)
     if placeholders(check.url):
@@ -204,8 +202,3 @@ async def submit(services: Services, integration: Integration, form: FormState, 
         scopes_granted=list(ctx.scopes),
         metadata={f.name: values[f.name] for f in integration.fields if not f.secret and f.name in values},
     )
-
-
-def require_fields_known(integration: Integration) -> None:
-    if not integration.is_form:
-        raise InvalidRequest(f"{integration.name} does not use a credentials form.")

@@ -1,17 +1,17 @@
 """The OAuth 1.0a dance (RFC 5849, three-legged, HMAC-SHA1): begin and complete.
 
-Framework-free like `authorize`: the routes hand in plain values and get back a URL or an outcome.
+Framework-free like `oauth2`: the routes hand in plain values and get back a URL or an outcome.
 
 begin: sign the state (same salt, fields and browser binding as OAuth 2.0), obtain a request token
 with `oauth_callback` = our callback carrying that state, seal the request token and its secret
 into a single-use flow row, and send the end-user to the provider's authorize URL.
 
-complete: verify the state (signature, age, integration, browser), consume the flow row, check the
-callback's `oauth_token` is the request token of this flow, exchange it with `oauth_verifier` for
-the token credentials, and store the connection.
+complete (the state verified by the callback): consume the flow row, check the callback's
+`oauth_token` is the request token of this flow, exchange it with `oauth_verifier` for the token
+credentials, and store the connection.
 
 The sandbox simulates OAuth 1.0a integrations with its OAuth 2.0 server (see
-`authorize.oauth2_spec`): a sandbox callback is handed over to `authorize.complete`.
+`oauth2.oauth2_spec` and `dispatch.protocol_for`).
 """
 
 from __future__ import annotations
@@ -29,16 +29,15 @@ from server.crypto import constant_time_equal
 from server.db import events
 from server.db import flows as flow_store
 from server.errors import FlowError, ProviderError, ProviderUnavailable, UntrustedFlowError
-from server.flow import authorize
-from server.flow.authorize import Outcome
 from server.flow.connect import store_connection
 from server.flow.context import FlowContext
 from server.flow.scopes import provider_scopes_for
-from server.flow.signing import SALT_STATE
+from server.flow.state import SignedState, sign_state
+from server.flow.steps import Outcome, active, client_credentials, consume_once, requested_scopes, settle
+from server.flow.templating import with_params
 from server.http import ProviderResponse
 from server.services import Services
 
-KIND = "oauth1"
 _MAX_TOKEN_LENGTH = 4096
 _MAX_VERIFIER_LENGTH = 4096
 
@@ -104,9 +103,9 @@ def read_form(response: ProviderResponse, what: str) -> dict[str, str]:
     if response.status != 200:
         detail = ""
         if pairs:
-            data = dict(pairs)
-            code = data.get("error") or data.get("oauth_problem") or ""
-            description = data.get("error_description") or data.get("oauth_problem_advice") or ""
+            refusal = dict(pairs)
+            code = refusal.get("error") or refusal.get("oauth_problem") or ""
+            description = refusal.get("error_description") or refusal.get("oauth_problem_advice") or ""
             detail = ": " + ", ".join(s[:200] for s in (code, description) if s) if code or description else ""
         raise ProviderError(f"The provider refused the {what} request (HTTP {response.status}{detail}).")
     if not pairs:
@@ -174,11 +173,11 @@ def authorization_url(spec: OAuth1Spec, *, oauth_token: str, provider_scopes: li
         params[spec.scope_param] = spec.scope_separator.join(provider_scopes)
     for key, value in spec.authorize_params.items():
         params.setdefault(key, value)
-    return authorize._merge_query(spec.authorize_url, params)
+    return with_params(spec.authorize_url, params)
 
 
 async def _consumer(services: Services, ctx: FlowContext, integration: Integration) -> tuple[str, str]:
-    creds = await authorize.client_credentials(services, ctx, integration)
+    creds = await client_credentials(services, ctx, integration)
     if not creds.client_secret:
         raise FlowError(f"{integration.name} has no consumer secret configured.", code="integration_not_active")
     return creds.client_id, creds.client_secret
@@ -189,28 +188,33 @@ async def _consumer(services: Services, ctx: FlowContext, integration: Integrati
 # --------------------------------------------------------------------------------------------
 
 
-async def begin(services: Services, ctx: FlowContext, integration: Integration, *, browser_hash: str) -> str:
-    """Obtain a request token, create the flow and return the provider's authorize URL."""
-    if ctx.environment == "sandbox":
-        raise FlowError("The sandbox simulates OAuth 1.0a with its OAuth 2.0 server.", code="invalid_request")
+async def begin(
+    services: Services,
+    ctx: FlowContext,
+    integration: Integration,
+    *,
+    browser_hash: str,
+    variables: dict[str, str],
+) -> str:
+    """Obtain a request token, create the flow and return the provider's authorize URL.
+
+    OAuth 1.0a entries declare no template variables (the schema has none for them).
+    """
     spec = spec_of(integration)
-    activation = await authorize.active(services, ctx, integration)
-    scopes = await authorize.requested_scopes(services, ctx, integration, activation)
+    activation = await active(services, ctx, integration)
+    scopes = await requested_scopes(services, ctx, integration, activation)
     consumer_key, consumer_secret = await _consumer(services, ctx, integration)
     provider_scopes = provider_scopes_for(integration, scopes)
     nonce = secrets.token_urlsafe(24)
-    state = services.signer.sign(
-        SALT_STATE,
-        {
-            "n": nonce,
-            "i": integration.slug,
-            "b": browser_hash,
-            "c": ctx.with_(scopes=scopes).to_dict(),
-            "p": provider_scopes,
-            "k": KIND,
-        },
+    state = SignedState(
+        nonce=nonce,
+        integration=integration.slug,
+        protocol="oauth1",
+        context=ctx.with_(scopes=scopes),
+        browser_hash=browser_hash,
+        provider_scopes=tuple(provider_scopes),
     )
-    callback = services.callback_url(integration.slug) + "?" + urlencode({"state": state})
+    callback = services.callback_url(integration.slug) + "?" + urlencode({"state": sign_state(services.signer, state)})
     temporary = await request_token(
         services, spec, consumer_key=consumer_key, consumer_secret=consumer_secret, callback=callback
     )
@@ -238,40 +242,25 @@ async def begin(services: Services, ctx: FlowContext, integration: Integration, 
     return authorization_url(spec, oauth_token=temporary.token, provider_scopes=provider_scopes)
 
 
-async def complete(
-    services: Services,
-    integration: Integration,
-    params: dict[str, str],
-    *,
-    browser_secret: str | None,
-) -> Outcome:
-    """Handle the provider's callback. Raises UntrustedFlowError; otherwise returns an Outcome."""
-    state = authorize.verify_state(services, integration, params.get("state"), browser_secret)
-    ctx = FlowContext.from_dict(state["c"])
-    if ctx.environment == "sandbox" and state.get("k") != KIND:
-        # The sandbox's simulated provider speaks OAuth 2.0 for every redirect integration.
-        return await authorize.complete(services, integration, params, browser_secret=browser_secret)
-    if state.get("k") != KIND:
-        raise UntrustedFlowError("This authorization's state is not valid.", code="invalid_state")
-    consumed = await authorize.consume_once(services, state["n"])
+async def complete(services: Services, integration: Integration, state: SignedState, params: dict[str, str]) -> Outcome:
+    """The provider's callback, its state verified: consume the flow once, then settle it."""
+    consumed = await consume_once(services, state.nonce)
     try:
         stored = json.loads(consumed.pkce_verifier or "{}")
         temporary = TokenPair(str(stored["t"]), str(stored["s"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise UntrustedFlowError("This authorization's state is not valid.", code="invalid_state") from exc
-    return await authorize.settle(
-        services, ctx, integration, _finish(services, integration, ctx, state, params, temporary)
-    )
+    return await settle(services, state.context, integration, _finish(services, integration, state, params, temporary))
 
 
 async def _finish(
     services: Services,
     integration: Integration,
-    ctx: FlowContext,
-    state: dict,
+    state: SignedState,
     params: dict[str, str],
     temporary: TokenPair,
 ) -> str:
+    ctx = state.context
     spec = spec_of(integration)
     error = params.get("error") or params.get("oauth_problem")
     if error and error not in ("access_denied", "user_refused", "permission_denied"):
@@ -302,5 +291,5 @@ async def _finish(
         integration,
         {"type": "oauth1", "oauth_token": token.token, "oauth_token_secret": token.secret},
         scopes_granted=list(ctx.scopes),
-        provider_scopes=list(state.get("p", [])),
+        provider_scopes=list(state.provider_scopes),
     )

@@ -11,10 +11,11 @@ from server.crypto import sha256_hex
 from server.db.workspaces import Environment, get_environment
 from server.errors import Forbidden, InvalidRequest
 from server.flow.allowlist import normalise_origin, origin_allowed, url_allowed
-from server.flow.context import LANGS, MODES, THEMES, FlowContext
+from server.flow.context import MODES, THEMES, FlowContext
 from server.flow.scopes import parse_scope_list
-from server.flow.signing import SALT_SESSION
+from server.languages import LANGS
 from server.services import Services
+from server.signing import SALT_SESSION
 
 _TOKENISH = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 _ACCENT = re.compile(r"^[0-9a-fA-F]{6}$")
@@ -28,13 +29,13 @@ def _list(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
 
 
-def check_external_xref(value: Any) -> str:
+def check_external_xref(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest("external_xref (the host's ID for the end-user) is required.")
-    value = value.strip()
-    if len(value) > 255 or any(ord(c) < 32 for c in value):
+    xref = value.strip()
+    if len(xref) > 255 or any(ord(c) < 32 for c in xref):
         raise InvalidRequest("external_xref must be at most 255 printable characters.")
-    return value
+    return xref
 
 
 def check_redirects(env: Environment, success_url: str | None, failure_url: str | None) -> None:
@@ -59,9 +60,8 @@ def check_origin(env: Environment, origin: str | None, mode: str) -> str | None:
 
 def check_integrations(services: Services, env: Environment, slugs: tuple[str, ...]) -> tuple[str, ...]:
     for slug in slugs:
-        integration = services.catalog.get(slug)
-        if integration is None or (integration.sandbox_only and not env.is_sandbox):
-            raise InvalidRequest(f"Unknown integration {slug!r}.", code="integration_not_found")
+        if services.catalog.offered(slug, env.name) is None:
+            raise InvalidRequest(f"Unknown integration {slug!r}.", code="integration_not_found", status=400)
     return slugs
 
 
@@ -128,7 +128,7 @@ def build_context(
         origin=check_origin(env, origin, display.get("mode", "redirect")),
         via_session=via_session,
         connection_id=connection_id,
-        **{k: v for k, v in display.items()},
+        **display,
     )
 
 

@@ -42,7 +42,7 @@ def message(ctx: FlowContext, result: FlowResult) -> dict[str, Any]:
     }
 
 
-def _with_query(url: str, params: dict[str, str]) -> str:
+def _with_query(url: str, params: dict[str, str | None]) -> str:
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True) + [(k, v) for k, v in params.items() if v is not None]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))

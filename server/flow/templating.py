@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 import string
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from server.catalog.models import Variable
-from server.errors import FlowError
+from server.errors import VariableInvalid
 
-_HOST_SAFE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,250}[A-Za-z0-9])?$")
+HOST_SAFE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,250}[A-Za-z0-9])?$")
 
 
 def placeholders(template: str) -> list[str]:
@@ -24,7 +24,7 @@ def check_variable(variable: Variable, value: str | None) -> str:
     if value is None or value == "":
         if variable.default is not None:
             return variable.default
-        raise FlowError(f"{variable.label} is required.", code="invalid_request")
+        raise VariableInvalid(f"{variable.label} is required.")
     value = value.strip()
     if variable.allowed:
         if variable.source == "callback" and value.startswith("https://") and value not in variable.allowed:
@@ -33,10 +33,10 @@ def check_variable(variable: Variable, value: str | None) -> str:
             if parts.path in ("", "/") and not parts.query and parts.hostname:
                 value = parts.hostname
         if value not in variable.allowed:
-            raise FlowError(f"{variable.label} {value!r} is not one of the allowed values.", code="invalid_request")
+            raise VariableInvalid(f"{variable.label} {value!r} is not one of the allowed values.")
         return value
-    if not re.fullmatch(variable.pattern, value) or not _HOST_SAFE.match(value) or ".." in value:
-        raise FlowError(f"{variable.label} {value!r} is not valid.", code="invalid_request")
+    if not re.fullmatch(variable.pattern, value) or not HOST_SAFE.match(value) or ".." in value:
+        raise VariableInvalid(f"{variable.label} {value!r} is not valid.")
     return value
 
 
@@ -47,13 +47,20 @@ def render_url(template: str, values: dict[str, str]) -> str:
     url = template.format(**{n: values[n] for n in names})
     if any(c in url for c in "\\ \t\r\n") or "@" in urlsplit(url).netloc:
         # Browsers read "\" as "/" and "user@host" as another host: never let a value carry them.
-        raise FlowError("A template variable produced an invalid URL.", code="invalid_request")
+        raise VariableInvalid("A template variable produced an invalid URL.")
     host_template = urlsplit(template).netloc if not template.startswith("{") else ""
     actual = urlsplit(url)
     if actual.scheme not in ("https", "http") or not actual.hostname:
-        raise FlowError("A template variable produced an invalid URL.", code="invalid_request")
+        raise VariableInvalid("A template variable produced an invalid URL.")
     if host_template and "{" in host_template:
         suffix = host_template.rsplit("}", 1)[1]
         if suffix and not actual.netloc.endswith(suffix):
-            raise FlowError("A template variable tried to change the provider's host.", code="invalid_request")
+            raise VariableInvalid("A template variable tried to change the provider's host.")
     return url
+
+
+def with_params(url: str, params: dict[str, str]) -> str:
+    """`url` with `params` added to its query (the ones it already has are kept, first)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))

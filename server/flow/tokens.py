@@ -76,9 +76,7 @@ def _provider_error(data: dict[str, Any], status: int) -> ProviderError:
     text = f"The provider refused the token request (HTTP {status}"
     text += f", {code}" if code else ""
     text += f": {str(description)[:200]})" if description else ")"
-    error = ProviderError(text)
-    error.provider_code = code  # type: ignore[attr-defined]
-    return error
+    return ProviderError(text, provider_code=code)
 
 
 def normalise(spec: TokenResponseSpec, response: ProviderResponse, *, now: datetime | None = None) -> TokenSet:

@@ -71,11 +71,6 @@ class WebhookDispatcher:
                 wait = self._poll
             await _first_of(stop, wake, wait)
 
-    async def deliver_due(self) -> None:
-        """One pass over what is due now (for the CLI and tests)."""
-        due = await store.due_deliveries(self._db, now=utcnow(), limit=CONCURRENCY * 4)
-        await asyncio.gather(*(self._attempt(delivery_id) for delivery_id in due))
-
     async def _attempt(self, delivery_id: str) -> None:
         async with self._slots:
             token = secrets.token_hex(16)

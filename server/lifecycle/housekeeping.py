@@ -8,7 +8,7 @@ import logging
 
 from server.db import flows as flow_store
 from server.db import results as result_store
-from server.routes.sandbox import purge_codes
+from server.db import sandbox_codes
 from server.services import Services
 
 logger = logging.getLogger("latchkey.lifecycle")
@@ -18,7 +18,7 @@ INTERVAL = 3600.0
 async def purge_once(services: Services) -> None:
     await flow_store.purge_expired(services.db)
     await result_store.purge_results(services.db)
-    await purge_codes(services)
+    await sandbox_codes.purge_codes(services.db)
 
 
 async def run(services: Services, stop: asyncio.Event, interval: float = INTERVAL) -> None:

@@ -30,9 +30,10 @@ from server.db import connections as store
 from server.db import events
 from server.db.clock import utcnow
 from server.db.connections import Connection, RefreshState
-from server.errors import FlowError, LatchkeyError, NotFound, ProviderError, ProviderUnavailable
-from server.flow.authorize import ClientCredentials, client_credentials, oauth2_spec
+from server.errors import ConnectionUnhealthy, FlowError, LatchkeyError, NotFound, ProviderError, ProviderUnavailable
 from server.flow.context import FlowContext
+from server.flow.oauth2 import oauth2_spec
+from server.flow.steps import ClientCredentials, client_credentials
 from server.flow.templating import render_url
 from server.flow.tokens import TokenSet, token_request
 from server.lifecycle.backoff import refresh_retry_delay
@@ -46,14 +47,7 @@ PERMANENT_ERRORS = frozenset(
 )
 _POLL_FIRST, _POLL_MAX = 0.02, 0.25
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
-_inflight: set[asyncio.Task] = set()
-
-
-class ConnectionUnhealthy(LatchkeyError):
-    """The connection's tokens can no longer be refreshed: the end-user must re-authorize."""
-
-    code = "connection_unhealthy"
-    status = 409
+_inflight: set[asyncio.Task[Attempt]] = set()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ processes can run it side by side (the refresh lease keeps them from doubling up
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from datetime import timedelta
@@ -50,7 +51,5 @@ class BackgroundRefresher:
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
     """Sleep, waking early when asked to stop."""
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

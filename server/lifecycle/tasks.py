@@ -28,7 +28,7 @@ class BackgroundTasks:
         self.dispatcher = WebhookDispatcher(services.db, services.sealer, settings, self.webhook_http)
         self._grace = max(settings.http_timeout, settings.webhook_timeout) + 5
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         self._tasks = [

@@ -1,4 +1,4 @@
-"""Which webhook URLs and addresses Latchkey will send to (SSRF defence).
+"""Which webhook URLs Latchkey will send to (SSRF defence; the address rule is server/addresses.py).
 
 An endpoint URL is https, or http to a loopback address when `webhook_allow_loopback` is on
 (local development and tests). Literal addresses are checked when the endpoint is created; every
@@ -11,27 +11,11 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from server.addresses import IPAddress, address_allowed, unmapped
 from server.errors import InvalidRequest
 
 MAX_URL_LENGTH = 2048
 _LOOPBACK_NAMES = ("localhost",)
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def _unmapped(address: IPAddress) -> IPAddress:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def address_allowed(address: IPAddress, *, allow_loopback: bool) -> bool:
-    """Public unicast addresses; loopback only when allowed. Private, link-local, CGNAT, reserved,
-    multicast and unspecified addresses never."""
-    address = _unmapped(address)
-    if address.is_loopback:
-        return allow_loopback
-    return address.is_global and not address.is_multicast
 
 
 def _is_loopback_name(host: str) -> bool:
@@ -58,7 +42,7 @@ def check_webhook_url(url: object, *, allow_loopback: bool) -> str:
         literal: IPAddress | None = ipaddress.ip_address(host)
     except ValueError:
         literal = None
-    loopback = _is_loopback_name(host) or (literal is not None and _unmapped(literal).is_loopback)
+    loopback = _is_loopback_name(host) or (literal is not None and unmapped(literal).is_loopback)
     if loopback and not allow_loopback:
         raise InvalidRequest("url points at this machine (loopback), which is refused.")
     if literal is not None and not address_allowed(literal, allow_loopback=allow_loopback):

@@ -8,15 +8,13 @@ time, then that checked address is the one connected to (no second lookup to reb
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import httpcore
 import httpx
 
-from server.lifecycle.urls import address_allowed
+from server.addresses import AddressRefused, Unresolvable, resolve_allowed
 
 _RESPONSE_CAP = 65_536
 
@@ -40,22 +38,20 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         port: int,
         timeout: float | None = None,
         local_address: str | None = None,
-        socket_options: Iterable | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
         try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise DeliveryFailed(f"Could not resolve {host!r}.") from exc
-        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
-        if not addresses or not all(address_allowed(a, allow_loopback=self._allow_loopback) for a in addresses):
-            raise BlockedAddress(f"Refused: {host!r} resolves to a private, loopback or reserved address.")
+            addresses = await resolve_allowed(host, port, allow_loopback=self._allow_loopback)
+        except Unresolvable as exc:
+            raise DeliveryFailed(str(exc)) from exc
+        except AddressRefused as exc:
+            raise BlockedAddress(str(exc)) from exc
         return await self._inner.connect_tcp(
             str(addresses[0]), port, timeout=timeout, local_address=local_address, socket_options=socket_options
         )
 
     async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable | None = None
+        self, path: str, timeout: float | None = None, socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None
     ) -> httpcore.AsyncNetworkStream:
         raise BlockedAddress("Unix sockets are not webhook receivers.")
 
@@ -73,7 +69,7 @@ class WebhookHTTP:
         self.deadline = deadline
         transport = httpx.AsyncHTTPTransport(retries=0)
         # httpx has no public knob for the network backend; the pool reads this when it connects.
-        transport._pool._network_backend = _GuardedBackend(allow_loopback)  # type: ignore[attr-defined]
+        transport._pool._network_backend = _GuardedBackend(allow_loopback)
         self._client = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(deadline, connect=min(5.0, deadline)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
@@ -12,15 +13,15 @@ from server.crypto import sha256_hex
 from server.db import results as result_store
 from server.db.workspaces import get_environment
 from server.error_responses import error_page
-from server.errors import FlowError, InvalidRequest, LatchkeyError, NotFound, UntrustedFlowError
-from server.flow import authorize, credentials, oauth1
+from server.errors import FlowError, InvalidRequest, LatchkeyError, NotFound, UntrustedFlowError, VariableInvalid
+from server.flow import credentials, dispatch
 from server.flow.context import FlowContext
-from server.flow.result import FlowResult
-from server.flow.signing import SALT_CONTEXT, SALT_RESULT
+from server.flow.steps import failure_outcome, succeeded
 from server.pages import render
 from server.routes.binding import browser_secret, ensure_browser_secret, set_binding_cookie
-from server.routes.common import services_of
 from server.routes.delivery import deliver, result_page
+from server.services import Services, services_of
+from server.signing import SALT_CONTEXT, SALT_RESULT
 
 
 def _integration(request: Request) -> Integration:
@@ -43,99 +44,77 @@ async def _frame_ancestors(request: Request, ctx: FlowContext) -> tuple[str, ...
     return env.allowed_origins
 
 
+def page_context(ctx: FlowContext, **values: Any) -> dict[str, Any]:
+    """What every page of a flow is shown with: the host's look and language, and its window."""
+    return {
+        "theme": ctx.theme,
+        "accent": ctx.accent,
+        "lang": ctx.lang,
+        "mode": ctx.mode,
+        "host_origin": ctx.origin or "",
+        "nonce": ctx.nonce,
+        **values,
+    }
+
+
 async def start(request: Request) -> Response:
     services = services_of(request)
     integration = _integration(request)
     ctx = read_context(request, request.query_params.get("ctx"))
     try:
-        if not ctx.allows_integration(integration.slug) or (integration.sandbox_only and ctx.environment != "sandbox"):
+        if not ctx.allows_integration(integration.slug) or not services.catalog.offered(
+            integration.slug, ctx.environment
+        ):
             raise FlowError(f"{integration.name} is not offered here.", code="integration_not_active")
         if integration.is_form:
-            token = await credentials.open_form(services, ctx, integration)
-            return render(
-                request,
-                "credentials.html",
-                {
-                    "integration": integration,
-                    "form_token": token,
-                    "errors": {},
-                    "values": {},
-                    "error_code": None,
-                    "error_message": None,
-                    "theme": ctx.theme,
-                    "accent": ctx.accent,
-                    "lang": ctx.lang,
-                    "mode": ctx.mode,
-                    "host_origin": ctx.origin or "",
-                    "nonce": ctx.nonce,
-                },
-                frame_ancestors=await _frame_ancestors(request, ctx),
-            )
-        if not integration.is_redirect:
-            raise FlowError(
-                f"{integration.name} uses {integration.kind}, which this server cannot start yet.",
-                code="invalid_request",
-            )
-        supplied = {v.name: request.query_params.get(v.name, "") for v in integration.variables if v.source == "user"}
-        # Ask for every user variable, defaults prefilled: a Salesforce user may need test.salesforce.com.
-        needs_input = [v for v in integration.variables if v.source == "user" and not supplied[v.name]]
-        if needs_input or request.query_params.get("_retry"):
-            return render(
-                request,
-                "variables.html",
-                {
-                    "integration": integration,
-                    "ctx_token": request.query_params["ctx"],
-                    "variables": integration.variables,
-                    "values": supplied,
-                    "error_message": None,
-                    "theme": ctx.theme,
-                    "accent": ctx.accent,
-                    "lang": ctx.lang,
-                    "mode": ctx.mode,
-                    "host_origin": ctx.origin or "",
-                    "nonce": ctx.nonce,
-                },
-            )
-        if ctx.channel_hash:
-            await result_store.mark_started(services.db, ctx.channel_hash, ctx.origin)
-        secret, fresh = ensure_browser_secret(request, services.settings)
-        try:
-            if integration.kind == "oauth1" and ctx.environment != "sandbox":
-                url = await oauth1.begin(services, ctx, integration, browser_hash=sha256_hex(secret))
-            else:
-                url = await authorize.begin(
-                    services, ctx, integration, browser_hash=sha256_hex(secret), variables=supplied
-                )
-        except FlowError as exc:
-            if exc.code == "invalid_request" and integration.variables:
-                return render(
-                    request,
-                    "variables.html",
-                    {
-                        "integration": integration,
-                        "ctx_token": request.query_params["ctx"],
-                        "variables": integration.variables,
-                        "values": supplied,
-                        "error_message": exc.message,
-                        "theme": ctx.theme,
-                        "accent": ctx.accent,
-                        "lang": ctx.lang,
-                        "mode": ctx.mode,
-                        "host_origin": ctx.origin or "",
-                        "nonce": ctx.nonce,
-                    },
-                    status=400,
-                )
-            raise
-        response = RedirectResponse(
-            url, status_code=302, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
-        )
-        if fresh:
-            set_binding_cookie(response, services.settings, secret)
-        return response
+            return await _credentials_form(request, services, ctx, integration)
+        return await _to_provider(request, services, ctx, integration)
     except FlowError as exc:
-        return await deliver(request, authorize.failure_outcome(ctx, integration.slug, exc))
+        return await deliver(request, failure_outcome(ctx, integration.slug, exc))
+
+
+async def _credentials_form(
+    request: Request, services: Services, ctx: FlowContext, integration: Integration
+) -> Response:
+    token = await credentials.open_form(services, ctx, integration)
+    context = page_context(
+        ctx, integration=integration, form_token=token, errors={}, values={}, error_code=None, error_message=None
+    )
+    return render(request, "credentials.html", context, frame_ancestors=await _frame_ancestors(request, ctx))
+
+
+def _variables_page(
+    request: Request, ctx: FlowContext, integration: Integration, supplied: dict[str, str], error: str | None = None
+) -> Response:
+    context = page_context(
+        ctx,
+        integration=integration,
+        ctx_token=request.query_params["ctx"],
+        variables=integration.variables,
+        values=supplied,
+        error_message=error,
+    )
+    return render(request, "variables.html", context, status=400 if error else 200)
+
+
+async def _to_provider(request: Request, services: Services, ctx: FlowContext, integration: Integration) -> Response:
+    supplied = {v.name: request.query_params.get(v.name, "") for v in integration.variables if v.source == "user"}
+    # Ask for every user variable, defaults prefilled: a Salesforce user may need test.salesforce.com.
+    if any(not value for value in supplied.values()) or request.query_params.get("_retry"):
+        return _variables_page(request, ctx, integration, supplied)
+    if ctx.channel_hash:
+        await result_store.mark_started(services.db, ctx.channel_hash, ctx.origin)
+    secret, fresh = ensure_browser_secret(request, services.settings)
+    try:
+        url = await dispatch.begin(services, ctx, integration, browser_hash=sha256_hex(secret), variables=supplied)
+    except VariableInvalid as exc:
+        return _variables_page(request, ctx, integration, supplied, exc.message)
+    response = RedirectResponse(
+        url, status_code=302, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+    )
+    if fresh:
+        set_binding_cookie(response, services.settings, secret)
+    return response
 
 
 async def callback(request: Request) -> Response:
@@ -156,8 +135,9 @@ async def callback(request: Request) -> Response:
             str(target), status_code=303, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
         )
     params = dict(request.query_params)
-    complete = oauth1.complete if integration.kind == "oauth1" else authorize.complete
-    outcome = await complete(services, integration, params, browser_secret=browser_secret(request, services.settings))
+    outcome = await dispatch.complete(
+        services, integration, params, browser_secret=browser_secret(request, services.settings)
+    )
     return await deliver(request, outcome)
 
 
@@ -189,20 +169,15 @@ async def submit_credentials(request: Request) -> Response:
     submitted = {k: str(v) for k, v in form.items()}
     state = credentials.read_form_state(services, integration, submitted.pop("form_token", None))
     ctx = state.ctx
-    context = {
-        "integration": integration,
-        "form_token": state.token,
-        "values": {f.name: submitted.get(f.name, "") for f in integration.fields if not f.secret},
-        "errors": {},
-        "error_code": None,
-        "error_message": None,
-        "theme": ctx.theme,
-        "accent": ctx.accent,
-        "lang": ctx.lang,
-        "mode": ctx.mode,
-        "host_origin": ctx.origin or "",
-        "nonce": ctx.nonce,
-    }
+    context = page_context(
+        ctx,
+        integration=integration,
+        form_token=state.token,
+        values={f.name: submitted.get(f.name, "") for f in integration.fields if not f.secret},
+        errors={},
+        error_code=None,
+        error_message=None,
+    )
     ancestors = await _frame_ancestors(request, ctx)
     try:
         connection_id = await credentials.submit(services, integration, state, submitted)
@@ -215,9 +190,8 @@ async def submit_credentials(request: Request) -> Response:
             context["error_code"] = exc.code
             context["error_message"] = exc.message
             return render(request, "credentials.html", context, status=400, frame_ancestors=ancestors)
-        return await deliver(request, authorize.failure_outcome(ctx, integration.slug, exc), after_post=True)
-    outcome = authorize.Outcome(ctx=ctx, result=FlowResult(integration=integration.slug, connection_id=connection_id))
-    return await deliver(request, outcome, after_post=True)
+        return await deliver(request, failure_outcome(ctx, integration.slug, exc), after_post=True)
+    return await deliver(request, succeeded(ctx, integration.slug, connection_id), after_post=True)
 
 
 async def show_result(request: Request) -> Response:

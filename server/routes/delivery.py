@@ -7,6 +7,7 @@ checked again here, against the allowlists as they are now.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -15,11 +16,11 @@ from server.db import results as result_store
 from server.db.workspaces import get_environment
 from server.error_responses import error_page
 from server.flow.allowlist import origin_allowed, url_allowed
-from server.flow.authorize import Outcome
 from server.flow.result import message, redirect_url
-from server.flow.signing import SALT_RESULT
+from server.flow.steps import Outcome
 from server.pages import render
-from server.routes.common import services_of
+from server.services import services_of
+from server.signing import SALT_RESULT
 
 
 async def deliver(request: Request, outcome: Outcome, *, after_post: bool = False) -> Response:
@@ -49,7 +50,7 @@ async def deliver(request: Request, outcome: Outcome, *, after_post: bool = Fals
 
 
 def result_page(
-    request: Request, payload: dict, origin: str | None, mode: str, *, theme: str = "auto", lang: str = ""
+    request: Request, payload: dict[str, Any], origin: str | None, mode: str, *, theme: str = "auto", lang: str = ""
 ) -> Response:
     services = services_of(request)
     ok = payload["type"] == "connection.created"

@@ -5,37 +5,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.catalog.models import Integration
-from server.db.activations import list_activations
 from server.db.workspaces import get_environment
-from server.flow.context import FlowContext
+from server.flow.offer import offered_integrations
 from server.flow.opening import context_from_picker_params
-from server.flow.scopes import unsupported_scopes
-from server.flow.signing import SALT_CONTEXT
 from server.i18n import negotiate, requested_lang
 from server.pages import render
-from server.routes.common import services_of
-from server.services import Services
-
-
-async def offered_integrations(services: Services, ctx: FlowContext) -> list[Integration]:
-    """Activated here, allowed by the filters, and able to grant every requested scope."""
-    activated = await list_activations(services.db, ctx.workspace_id, ctx.environment)
-    offered = []
-    for integration in services.catalog:
-        if integration.slug not in activated or not ctx.allows_integration(integration.slug):
-            continue
-        if integration.sandbox_only and ctx.environment != "sandbox":
-            continue
-        if ctx.categories and not set(ctx.categories) & set(integration.categories):
-            continue
-        if unsupported_scopes(integration, ctx.scopes):
-            continue
-        allowed = activated[integration.slug].scopes
-        if allowed and any(s not in allowed for s in ctx.scopes):
-            continue
-        offered.append(integration)
-    return offered
+from server.services import services_of
+from server.signing import SALT_CONTEXT
 
 
 async def picker(request: Request) -> Response:

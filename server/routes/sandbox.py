@@ -10,22 +10,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from datetime import timedelta
 from urllib.parse import urlencode
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from server.crypto import constant_time_equal, sha256_hex
-from server.db.clock import utcnow
-from server.db.tables import sandbox_codes
+from server.crypto import constant_time_equal
+from server.db import sandbox_codes
 from server.error_responses import error_page
+from server.errors import InvalidRequest
 from server.pages import render
-from server.routes.common import services_of
-from server.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Services
+from server.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Services, services_of
 
 SALT_CONSENT = "latchkey.sandbox-consent.v1"
-CODE_TTL = timedelta(minutes=5)
 
 
 def _slug_for_redirect(services: Services, redirect_uri: str) -> str | None:
@@ -77,7 +75,7 @@ async def decide(request: Request) -> Response:
     form = await request.form()
     try:
         data = services.signer.verify(SALT_CONSENT, str(form.get("request", "")), 600, what="consent request")
-    except Exception:
+    except InvalidRequest:
         return error_page(request, "invalid_request", "This consent request is not valid.", 400)
     issuer = services.sandbox_issuer
     if form.get("decision") != "approve":
@@ -85,15 +83,13 @@ async def decide(request: Request) -> Response:
             data["r"], issuer, error="access_denied", error_description="The user denied access.", state=data["s"]
         )
     code = secrets.token_urlsafe(32)
-    await services.db.execute(
-        sandbox_codes.insert().values(
-            code_hash=sha256_hex(code),
-            client_id=SANDBOX_CLIENT_ID,
-            redirect_uri=data["r"],
-            code_challenge=data["c"],
-            scope=data["sc"],
-            created_at=utcnow(),
-        )
+    await sandbox_codes.store_code(
+        services.db,
+        code,
+        client_id=SANDBOX_CLIENT_ID,
+        redirect_uri=data["r"],
+        code_challenge=data["c"],
+        scope=data["sc"],
     )
     return _back(data["r"], issuer, code=code, state=data["s"])
 
@@ -104,7 +100,7 @@ def _token_error(error: str, description: str, status: int = 400) -> JSONRespons
     )
 
 
-def _client_authenticated(request: Request, form) -> bool:
+def _client_authenticated(request: Request, form: FormData) -> bool:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("basic "):
         try:
@@ -143,26 +139,16 @@ async def token(request: Request) -> Response:
     if grant_type != "authorization_code":
         return _token_error("unsupported_grant_type", "Use authorization_code or refresh_token.")
     code = str(form.get("code", ""))
-    now = utcnow()
-    row = await services.db.fetch_one(
-        sandbox_codes.update()
-        .where(
-            sandbox_codes.c.code_hash == sha256_hex(code),
-            sandbox_codes.c.used_at.is_(None),
-            sandbox_codes.c.created_at > now - CODE_TTL,
-        )
-        .values(used_at=now)
-        .returning(sandbox_codes.c.redirect_uri, sandbox_codes.c.code_challenge, sandbox_codes.c.scope)
-    )
-    if row is None:
+    redeemed = await sandbox_codes.redeem_code(services.db, code)
+    if redeemed is None:
         return _token_error("invalid_grant", "The code is unknown, used or expired.")
-    if form.get("redirect_uri") != row["redirect_uri"]:
+    if form.get("redirect_uri") != redeemed.redirect_uri:
         return _token_error("invalid_grant", "redirect_uri does not match the authorization request.")
     verifier = str(form.get("code_verifier", ""))
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-    if not verifier or not constant_time_equal(challenge, row["code_challenge"]):
+    if not verifier or not constant_time_equal(challenge, redeemed.code_challenge):
         return _token_error("invalid_grant", "PKCE verification failed.")
-    return _tokens(row["scope"])
+    return _tokens(redeemed.scope)
 
 
 async def metadata(request: Request) -> Response:
@@ -180,7 +166,3 @@ async def metadata(request: Request) -> Response:
             "authorization_response_iss_parameter_supported": True,
         }
     )
-
-
-async def purge_codes(services: Services) -> None:
-    await services.db.execute(sandbox_codes.delete().where(sandbox_codes.c.created_at < utcnow() - timedelta(days=1)))

@@ -10,7 +10,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from server.catalog.loader import LOGO_DIR
 from server.errors import NotFound
 from server.pages import render
-from server.routes.common import services_of
+from server.services import services_of
 
 
 async def home(request: Request) -> Response:

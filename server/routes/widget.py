@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from server.crypto import sha256_hex
 from server.db import results as result_store
 from server.error_responses import json_error
-from server.routes.common import services_of
+from server.services import services_of
 
 _CHANNEL = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 

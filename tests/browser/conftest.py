@@ -11,8 +11,10 @@ import functools
 import http.server
 import shutil
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pytest
 
@@ -23,6 +25,9 @@ from server.db.database import close_database, open_database
 from server.db.migrations import migrate
 from tests.harness import SECRET, LiveServer, _in_own_thread, free_port, make_settings
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = Path(__file__).parent / "pages"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -31,12 +36,14 @@ CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.browser
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/browser/" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
             if CHROMIUM is None:
-                item.add_marker(pytest.mark.skip(reason="Debian's chromium is not installed (make chromium installs it)"))
+                item.add_marker(
+                    pytest.mark.skip(reason="Debian's chromium is not installed (make chromium installs it)")
+                )
 
 
 @dataclass
@@ -60,15 +67,20 @@ class Demo:
         return self.latchkey.url
 
 
-def _host_handler(latchkey_url: str, workspace_id: str):
+def _host_handler(latchkey_url: str, workspace_id: str) -> type[http.server.SimpleHTTPRequestHandler]:
     class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):  # keep test output quiet
+        def log_message(self, *args: Any) -> None:  # keep test output quiet
             pass
 
-        def send_head(self):
+        def send_head(self) -> BinaryIO | None:
             path = Path(self.translate_path(self.path))
             if path.suffix == ".html" and path.is_file():
-                body = path.read_text().replace("{{LATCHKEY}}", latchkey_url).replace("{{WORKSPACE}}", workspace_id).encode()
+                body = (
+                    path.read_text()
+                    .replace("{{LATCHKEY}}", latchkey_url)
+                    .replace("{{WORKSPACE}}", workspace_id)
+                    .encode()
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -91,14 +103,16 @@ async def _seed(database_url: str, host_origin: str, redirect_base: str) -> tupl
         )
         sealer = Sealer(SECRET)
         for slug in ("sandbox", "hubspot", "stripe", "shopify", "slack"):
-            await activation_store.activate(db, sealer, created.id, "sandbox", slug, client_id=None, client_secret=None, scopes=[])
+            await activation_store.activate(
+                db, sealer, created.id, "sandbox", slug, client_id=None, client_secret=None, scopes=[]
+            )
         return created.id, created.api_keys
     finally:
         await close_database(db)
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory) -> Demo:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     tmp = tmp_path_factory.mktemp("browser")
     host_port = free_port()
     host_origin = f"http://localhost:{host_port}"
@@ -108,14 +122,19 @@ def demo(tmp_path_factory) -> Demo:
     handler = functools.partial(_host_handler(live.url, workspace_id), directory=str(PAGES))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", host_port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield Demo(latchkey=live, host=Host(url=host_origin, server=server), workspace_id=workspace_id,
-               sandbox_key=keys["sandbox"], production_key=keys["production"])
+    yield Demo(
+        latchkey=live,
+        host=Host(url=host_origin, server=server),
+        workspace_id=workspace_id,
+        sandbox_key=keys["sandbox"],
+        production_key=keys["production"],
+    )
     server.shutdown()
     live.stop()
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser() -> Iterator[Browser]:
     # Module scope: Playwright's sync API keeps an event loop running while it is started, which
     # would break every async test collected after tests/browser/ if it lived for the session.
     from playwright.sync_api import sync_playwright
@@ -123,22 +142,29 @@ def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()
 
 
 @pytest.fixture
-def context(browser):
+def context(browser: Browser) -> Iterator[BrowserContext]:
     context = browser.new_context()
     yield context
     context.close()
 
 
 @pytest.fixture
-def page(context):
+def page(context: BrowserContext) -> Page:
     return context.new_page()
 
 

@@ -16,12 +16,14 @@ import os
 import re
 import secrets
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from server.crypto import Sealer
 from server.dashboard import passwords
@@ -32,11 +34,15 @@ from server.db.database import close_database, open_database
 from server.db.embed_settings import EmbedSettings, save_embed_settings
 from tests.harness import SECRET, _in_own_thread, free_port
 
+if TYPE_CHECKING:
+    from tests.browser.conftest import Demo
+
+
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 PASSWORD = "browser tests passphrase"
-LAPTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1280, "height": 860}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @dataclass
@@ -53,12 +59,14 @@ def _start_snippet_host() -> SnippetHost:
     host = SnippetHost(url=f"http://localhost:{port}")
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args):  # keep test output quiet
+        def log_message(self, *args: Any) -> None:  # keep test output quiet
             pass
 
-        def do_GET(self):
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
-            body = host.pages.get(path, "<!doctype html><title>Back in the host app</title><h1>Back in the host app</h1>")
+            body = host.pages.get(
+                path, "<!doctype html><title>Back in the host app</title><h1>Back in the host app</h1>"
+            )
             data = body.encode()
             self.send_response(200 if path in host.pages or path == "/done.html" else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -84,9 +92,14 @@ class Dash:
     def url(self, path: str) -> str:
         return f"{self.base}/dashboard{path}"
 
-    def api(self, method: str, path: str, **kwargs) -> httpx.Response:
-        return httpx.request(method, f"{self.base}/api/v1{path}", headers={"Authorization": f"Bearer {self.sandbox_key}"},
-                             timeout=10, **kwargs)
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(
+            method,
+            f"{self.base}/api/v1{path}",
+            headers={"Authorization": f"Bearer {self.sandbox_key}"},
+            timeout=10,
+            **kwargs,
+        )
 
 
 async def _seed(database_url: str, host: str, email: str) -> tuple[str, str]:
@@ -94,9 +107,12 @@ async def _seed(database_url: str, host: str, email: str) -> tuple[str, str]:
     await db.connect()
     try:
         created = await workspace_store.create_workspace(
-            db, "Acme Notes", allowed_origins=[host], allowed_redirect_urls=[f"{host}/done.html"])
+            db, "Acme Notes", allowed_origins=[host], allowed_redirect_urls=[f"{host}/done.html"]
+        )
         for slug in ("sandbox", "hubspot", "stripe", "slack"):
-            await activation_store.activate(db, Sealer(SECRET), created.id, "sandbox", slug, client_id=None, client_secret=None, scopes=[])
+            await activation_store.activate(
+                db, Sealer(SECRET), created.id, "sandbox", slug, client_id=None, client_secret=None, scopes=[]
+            )
         await member_store.create_member(db, created.id, email, passwords.hash_password(PASSWORD))
         return created.id, created.api_keys["sandbox"]
     finally:
@@ -104,17 +120,24 @@ async def _seed(database_url: str, host: str, email: str) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def dash(demo):
+def dash(demo: Demo) -> Iterator[Dash]:
     email = f"dev-{secrets.token_hex(3)}@example.com"
     snippet_host = _start_snippet_host()
     workspace_id, key = _in_own_thread(_seed(demo.latchkey.settings.database_url, snippet_host.url, email))
-    yield Dash(base=demo.base, host=snippet_host.url, workspace_id=workspace_id, sandbox_key=key, email=email,
-               snippet_host=snippet_host, database_url=demo.latchkey.settings.database_url)
+    yield Dash(
+        base=demo.base,
+        host=snippet_host.url,
+        workspace_id=workspace_id,
+        sandbox_key=key,
+        email=email,
+        snippet_host=snippet_host,
+        database_url=demo.latchkey.settings.database_url,
+    )
     assert snippet_host.server is not None
     snippet_host.server.shutdown()
 
 
-def sign_in(page, dash: Dash, next_path: str = "/sandbox/integrations") -> None:
+def sign_in(page: Page, dash: Dash, next_path: str = "/sandbox/integrations") -> None:
     page.goto(dash.url(f"/sign-in?next=/dashboard{next_path}"))
     page.fill("#email", dash.email)
     page.fill("#password", PASSWORD)
@@ -123,7 +146,7 @@ def sign_in(page, dash: Dash, next_path: str = "/sandbox/integrations") -> None:
 
 
 @pytest.fixture
-def signed_in(context, dash):
+def signed_in(context: BrowserContext, dash: Dash) -> Page:
     context.set_default_timeout(10_000)
     page = context.new_page()
     sign_in(page, dash)
@@ -133,7 +156,7 @@ def signed_in(context, dash):
 # -- sign in and out -----------------------------------------------------------------------------
 
 
-def test_sign_in_with_the_keyboard_and_sign_out(page, dash):
+def test_sign_in_with_the_keyboard_and_sign_out(page: Page, dash: Dash) -> None:
     page.goto(dash.url("/sandbox/connections"))
     page.wait_for_url("**/dashboard/sign-in?next=*")
     expect(page.locator("#email")).to_be_focused()  # autofocus
@@ -153,7 +176,7 @@ def test_sign_in_with_the_keyboard_and_sign_out(page, dash):
     page.wait_for_url("**/dashboard/sign-in?next=*")
 
 
-def test_the_environment_switcher_changes_every_page(signed_in, dash):
+def test_the_environment_switcher_changes_every_page(signed_in: Page, dash: Dash) -> None:
     page = signed_in
     for section in ("integrations", "connections", "embed", "api-keys", "webhooks"):
         page.goto(dash.url(f"/sandbox/{section}"))
@@ -166,7 +189,7 @@ def test_the_environment_switcher_changes_every_page(signed_in, dash):
 # -- the three main tasks --------------------------------------------------------------------------
 
 
-def test_activate_an_integration_in_the_sandbox(signed_in, dash):
+def test_activate_an_integration_in_the_sandbox(signed_in: Page, dash: Dash) -> None:
     page = signed_in
     page.fill("#q", "zoom")  # filters as one types
     expect(page.locator("#integration-list > li:not([hidden])")).to_have_count(1)
@@ -184,7 +207,7 @@ def test_activate_an_integration_in_the_sandbox(signed_in, dash):
     expect(page.locator("[data-state=inactive]")).to_be_visible()
 
 
-def test_create_a_test_connection(signed_in, dash):
+def test_create_a_test_connection(signed_in: Page, dash: Dash) -> None:
     page = signed_in
     page.get_by_role("navigation", name="Sections").get_by_role("link", name="Connections").click()
     xref = page.input_value("#test-xref")
@@ -199,7 +222,7 @@ def test_create_a_test_connection(signed_in, dash):
     expect(page.locator(f"tr[data-connection={connection_id}]")).to_be_visible()
 
 
-def _configure_embed(page, dash: Dash, mode: str) -> None:
+def _configure_embed(page: Page, dash: Dash, mode: str) -> None:
     page.goto(dash.url("/sandbox/embed"))
     page.check(f"input[name=mode][value={mode}]")
     page.fill("#success_url", f"{dash.host}/done.html" if mode == "redirect" else "")
@@ -209,18 +232,20 @@ def _configure_embed(page, dash: Dash, mode: str) -> None:
     expect(page.locator(".dk-flash")).to_contain_text("Embed settings saved")
 
 
-def _copy_snippet(page, dash: Dash) -> str:
+def _copy_snippet(page: Page, dash: Dash) -> str:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=dash.base)
     page.get_by_role("tab", name="HTML").click()
     page.locator("#snippet-html [data-copy]").click()
     expect(page.locator("#snippet-html [data-copy]")).to_contain_text("Copied")
-    copied = page.evaluate("navigator.clipboard.readText()")
+    copied: str = page.evaluate("navigator.clipboard.readText()")
     assert copied == page.text_content("#code-html")
     return copied
 
 
 @pytest.mark.parametrize("mode", ["popup", "inline", "redirect"])
-def test_the_copied_script_tag_snippet_runs_to_a_connection_in_a_host_page(signed_in, dash, mode):
+def test_the_copied_script_tag_snippet_runs_to_a_connection_in_a_host_page(
+    signed_in: Page, dash: Dash, mode: str
+) -> None:
     page = signed_in
     _configure_embed(page, dash, mode)
     snippet = _copy_snippet(page, dash)
@@ -228,8 +253,10 @@ def test_the_copied_script_tag_snippet_runs_to_a_connection_in_a_host_page(signe
 
     # The developer pastes it into their page and puts their user's ID in place of the example.
     xref = f"snippet-{mode}-{secrets.token_hex(3)}"
-    host_page = f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Host</title></head><body>" \
-                f"<h1>Acme Notes</h1>\n{snippet.replace('user-123', xref)}</body></html>"
+    host_page = (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Host</title></head><body>"
+        f"<h1>Acme Notes</h1>\n{snippet.replace('user-123', xref)}</body></html>"
+    )
     dash.snippet_host.pages[f"/connect-{mode}.html"] = host_page
     host_url = f"{dash.host}/connect-{mode}.html"
     logs: list[str] = []
@@ -262,12 +289,16 @@ def test_the_copied_script_tag_snippet_runs_to_a_connection_in_a_host_page(signe
     if mode == "redirect":
         assert f"connection_id={connection['id']}" in host.url
     else:
-        _wait_until(host, lambda: any(f"Connected sandbox {connection['id']}" in line for line in logs), f"the snippet's log, got {logs}")
-    assert not [line for line in logs if line.startswith("pageerror") or line.startswith("Latchkey:")]
+        _wait_until(
+            host,
+            lambda: any(f"Connected sandbox {connection['id']}" in line for line in logs),
+            f"the snippet's log, got {logs}",
+        )
+    assert not [line for line in logs if line.startswith(("pageerror", "Latchkey:"))]
 
 
-def _wait_for_connections(dash: Dash, xref: str, page, timeout: float = 10.0) -> list[dict]:
-    found: list[dict] = []
+def _wait_for_connections(dash: Dash, xref: str, page: Page, timeout: float = 10.0) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
 
     def check() -> bool:
         found[:] = dash.api("GET", "/connections", params={"external_xref": xref}).json()["data"]
@@ -277,7 +308,7 @@ def _wait_for_connections(dash: Dash, xref: str, page, timeout: float = 10.0) ->
     return found
 
 
-def _wait_until(page, condition, what: str, timeout: float = 10.0) -> None:
+def _wait_until(page: Page, condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
     """Poll with Playwright's own wait, so that the page's events (console) keep arriving meanwhile."""
     import time
 
@@ -287,7 +318,7 @@ def _wait_until(page, condition, what: str, timeout: float = 10.0) -> None:
         page.wait_for_timeout(100)
 
 
-def test_the_preview_follows_the_form_before_saving(signed_in, dash):
+def test_the_preview_follows_the_form_before_saving(signed_in: Page, dash: Dash) -> None:
     page = signed_in
     page.goto(dash.url("/sandbox/embed"))
     preview = page.frame_locator("#preview")
@@ -303,7 +334,7 @@ def test_the_preview_follows_the_form_before_saving(signed_in, dash):
     assert page.url == dash.url("/sandbox/embed")
 
 
-def test_snippet_tabs_work_with_the_keyboard(signed_in, dash):
+def test_snippet_tabs_work_with_the_keyboard(signed_in: Page, dash: Dash) -> None:
     page = signed_in
     page.goto(dash.url("/sandbox/embed"))
     page.get_by_role("tab", name="HTML").focus()
@@ -335,10 +366,20 @@ def _pages(dash: Dash) -> dict[str, str]:
     _in_own_thread(_default_embed(dash.database_url, dash.workspace_id))  # whatever earlier tests saved
     hooks = dash.api("GET", "/webhooks").json()["data"]
     if not hooks:
-        hooks = [dash.api("POST", "/webhooks", json={"url": "https://hooks.acme.example/latchkey",
-                                                      "description": "CRM sync"}).json()["data"]]
-    made = dash.api("POST", "/connections", json={"integration": "hubspot", "external_xref": "ada@acme.example",
-                                                   "scopes": ["crm_contact_read", "crm_deal_read"]}).json()["data"]
+        hooks = [
+            dash.api(
+                "POST", "/webhooks", json={"url": "https://hooks.acme.example/latchkey", "description": "CRM sync"}
+            ).json()["data"]
+        ]
+    made = dash.api(
+        "POST",
+        "/connections",
+        json={
+            "integration": "hubspot",
+            "external_xref": "ada@acme.example",
+            "scopes": ["crm_contact_read", "crm_deal_read"],
+        },
+    ).json()["data"]
     dash.api("POST", "/connections", json={"integration": "stripe", "external_xref": "grace@acme.example"})
     return {
         "sign-in": "/sign-in",
@@ -355,11 +396,11 @@ def _pages(dash: Dash) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def every_page(dash) -> dict[str, str]:
+def every_page(dash: Dash) -> dict[str, str]:
     return _pages(dash)
 
 
-def _visit(page, dash: Dash, name: str, path: str) -> None:
+def _visit(page: Page, dash: Dash, name: str, path: str) -> None:
     if name == "sign-in":
         page.context.clear_cookies()
     page.goto(dash.url(path))
@@ -371,12 +412,14 @@ def _visit(page, dash: Dash, name: str, path: str) -> None:
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_screenshots_of_every_page(browser, dash, every_page, artifacts, theme):
+def test_screenshots_of_every_page(
+    browser: Browser, dash: Dash, every_page: dict[str, str], artifacts: Path, theme: Literal["light", "dark"]
+) -> None:
     context = browser.new_context(viewport=LAPTOP, color_scheme=theme)
     try:
         page = context.new_page()
         for name, path in every_page.items():
-            if name != "sign-in" and "sign-in" in page.url or page.url == "about:blank":
+            if (name != "sign-in" and "sign-in" in page.url) or page.url == "about:blank":
                 sign_in(page, dash)
             _visit(page, dash, name, path)
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
@@ -388,7 +431,7 @@ def test_screenshots_of_every_page(browser, dash, every_page, artifacts, theme):
         context.close()
 
 
-def test_every_page_fits_a_phone(browser, dash, every_page, artifacts):
+def test_every_page_fits_a_phone(browser: Browser, dash: Dash, every_page: dict[str, str], artifacts: Path) -> None:
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     try:
         page = context.new_page()
@@ -410,16 +453,18 @@ def test_every_page_fits_a_phone(browser, dash, every_page, artifacts):
 
 
 @pytest.fixture
-def axe_context(browser):
+def axe_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
     if not AXE.is_file():
         if os.environ.get("CI"):
             pytest.fail("axe-core is missing: run `make browser-deps` (cd tests/browser && npm ci)")
         pytest.skip("axe-core is not installed: run `make browser-deps`")
-    contexts = []
+    contexts: list[BrowserContext] = []
 
-    def make(**options):
+    def make(**options: Any) -> BrowserContext:
         # axe is injected as an inline script, which our CSP (rightly) forbids: this context bypasses it.
-        context = browser.new_context(bypass_csp=True, reduced_motion="reduce", **options)  # no mid-transition colours for axe
+        context = browser.new_context(
+            bypass_csp=True, reduced_motion="reduce", **options
+        )  # no mid-transition colours for axe
         contexts.append(context)
         return context
 
@@ -428,7 +473,7 @@ def axe_context(browser):
         context.close()
 
 
-def axe_violations(page) -> list[str]:
+def axe_violations(page: Page) -> list[str]:
     page.add_script_tag(path=str(AXE))
     result = page.evaluate(
         "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})", WCAG_22_AA
@@ -439,8 +484,16 @@ def axe_violations(page) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("theme,viewport", [("light", LAPTOP), ("dark", LAPTOP), ("light", PHONE)], ids=["light", "dark", "phone"])
-def test_every_page_has_no_wcag_violations(axe_context, dash, every_page, theme, viewport):
+@pytest.mark.parametrize(
+    "theme,viewport", [("light", LAPTOP), ("dark", LAPTOP), ("light", PHONE)], ids=["light", "dark", "phone"]
+)
+def test_every_page_has_no_wcag_violations(
+    axe_context: Callable[..., BrowserContext],
+    dash: Dash,
+    every_page: dict[str, str],
+    theme: Literal["light", "dark"],
+    viewport: ViewportSize,
+) -> None:
     page = axe_context(viewport=viewport, color_scheme=theme).new_page()
     found: dict[str, list[str]] = {}
     for name, path in every_page.items():
@@ -454,7 +507,9 @@ def test_every_page_has_no_wcag_violations(axe_context, dash, every_page, theme,
     assert {k: v for k, v in found.items() if v} == {}
 
 
-def test_pages_with_errors_and_secrets_have_no_wcag_violations(axe_context, dash):
+def test_pages_with_errors_and_secrets_have_no_wcag_violations(
+    axe_context: Callable[..., BrowserContext], dash: Dash
+) -> None:
     page = axe_context(viewport=LAPTOP, color_scheme="dark").new_page()
     sign_in(page, dash, "/production/integrations/hubspot")
     page.click("form.lk-form button[type=submit]")  # production OAuth without credentials: field errors

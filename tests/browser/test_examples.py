@@ -16,16 +16,22 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 import uvicorn
+from playwright.sync_api import Page
 
 from tests.harness import free_port
+
+if TYPE_CHECKING:
+    from tests.browser.conftest import Demo
+
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -42,29 +48,42 @@ def load_example(relative: str) -> ModuleType:
     return module
 
 
-def api(demo, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.request(method, f"{demo.base}/api/v1{path}", headers={"Authorization": f"Bearer {demo.sandbox_key}"},
-                         timeout=10, **kwargs)
+def api(demo: Demo, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    return httpx.request(
+        method,
+        f"{demo.base}/api/v1{path}",
+        headers={"Authorization": f"Bearer {demo.sandbox_key}"},
+        timeout=10,
+        **kwargs,
+    )
 
 
-def allow(demo, *, origin: str | None = None, redirect_prefix: str | None = None) -> None:
+def allow(demo: Demo, *, origin: str | None = None, redirect_prefix: str | None = None) -> None:
     """Add an origin and / or a redirect prefix to the sandbox environment, keeping the others."""
     env = api(demo, "GET", "/environment").json()["data"]
     origins, urls = env["allowed_origins"], env["allowed_redirect_urls"]
-    patched = api(demo, "PATCH", "/environment", json={
-        "allowed_origins": origins + [origin] if origin and origin not in origins else origins,
-        "allowed_redirect_urls": urls + [redirect_prefix] if redirect_prefix and redirect_prefix not in urls else urls,
-    })
+    patched = api(
+        demo,
+        "PATCH",
+        "/environment",
+        json={
+            "allowed_origins": [*origins, origin] if origin and origin not in origins else origins,
+            "allowed_redirect_urls": [*urls, redirect_prefix]
+            if redirect_prefix and redirect_prefix not in urls
+            else urls,
+        },
+    )
     assert patched.status_code == 200, patched.text
 
 
-def connections_of(demo, xref: str) -> list[dict[str, Any]]:
-    return api(demo, "GET", "/connections", params={"external_xref": xref}).json()["data"]
+def connections_of(demo: Demo, xref: str) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = api(demo, "GET", "/connections", params={"external_xref": xref}).json()["data"]
+    return listed
 
 
 def serve_directory(directory: Path, port: int) -> http.server.ThreadingHTTPServer:
     class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
+        def log_message(self, *args: Any) -> None:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Quiet, directory=str(directory)))
@@ -72,7 +91,7 @@ def serve_directory(directory: Path, port: int) -> http.server.ThreadingHTTPServ
     return server
 
 
-def approve_in_popup(page, opener, pick: str | None = "sandbox") -> None:
+def approve_in_popup(page: Page, opener: Callable[[], object], pick: str | None = "sandbox") -> None:
     """Open the popup, pick an integration in it (unless an inline picker already did), approve."""
     with page.expect_popup() as popup_info:
         opener()
@@ -86,7 +105,7 @@ def approve_in_popup(page, opener, pick: str | None = "sandbox") -> None:
 
 
 @pytest.fixture(scope="session")
-def vite_builds(demo, tmp_path_factory) -> dict[str, Path]:
+def vite_builds(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """`npm ci && npx vite build` for both apps, in parallel, pointed at the test Latchkey."""
     npm = shutil.which("npm")
     if npm is None:
@@ -98,8 +117,14 @@ def vite_builds(demo, tmp_path_factory) -> dict[str, Path]:
     env = {**os.environ, "VITE_LATCHKEY_URL": demo.base, "VITE_WORKSPACE_ID": demo.workspace_id}
     script = "npm ci --no-audit --no-fund --loglevel=error && npx vite build --logLevel error --outDir {out}"
     running = {
-        name: subprocess.Popen(["bash", "-c", script.format(out=out / name)], cwd=EXAMPLES / name, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        name: subprocess.Popen(
+            ["bash", "-c", script.format(out=out / name)],
+            cwd=EXAMPLES / name,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for name in ("react", "vue")
     }
     for name, process in running.items():
@@ -109,7 +134,7 @@ def vite_builds(demo, tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def vite_sites(demo, vite_builds) -> Iterator[dict[str, str]]:
+def vite_sites(demo: Demo, vite_builds: dict[str, Path]) -> Iterator[dict[str, str]]:
     """Each built app on its own origin, allowed as a host origin."""
     servers, sites = [], {}
     for name, dist in vite_builds.items():
@@ -123,7 +148,9 @@ def vite_sites(demo, vite_builds) -> Iterator[dict[str, str]]:
 
 
 @pytest.mark.parametrize(("app", "xref"), [("react", "react-demo-user"), ("vue", "vue-demo-user")])
-def test_vite_example_connects_through_a_sandbox_popup(demo, page, vite_sites, app, xref):
+def test_vite_example_connects_through_a_sandbox_popup(
+    demo: Demo, page: Page, vite_sites: dict[str, str], app: str, xref: str
+) -> None:
     page.goto(vite_sites[app] + "/")
     button = page.get_by_role("button", name="Connect an integration")
     button.and_(page.locator(":enabled")).wait_for(timeout=10_000)  # enabled once embed.js has loaded
@@ -140,7 +167,7 @@ def test_vite_example_connects_through_a_sandbox_popup(demo, page, vite_sites, a
 
 
 @pytest.fixture(scope="module")
-def plain_site(demo) -> Iterator[str]:
+def plain_site(demo: Demo) -> Iterator[str]:
     """examples/plain-html/serve.py's server, on its own origin."""
     serve = load_example("plain-html/serve.py")
     server = serve.make_server("127.0.0.1", free_port(), demo.base, demo.workspace_id, quiet=True)
@@ -152,13 +179,15 @@ def plain_site(demo) -> Iterator[str]:
     server.server_close()
 
 
-def listed_connection(page, how: str) -> str:
+def listed_connection(page: Page, how: str) -> str:
     item = page.locator(f"#connections li[data-connection-id]:has-text('({how})')").first
     item.wait_for(timeout=10_000)
-    return item.get_attribute("data-connection-id")
+    connection_id = item.get_attribute("data-connection-id")
+    assert connection_id is not None
+    return connection_id
 
 
-def test_plain_html_popup_shows_the_connection(demo, page, plain_site):
+def test_plain_html_popup_shows_the_connection(demo: Demo, page: Page, plain_site: str) -> None:
     page.goto(plain_site + "/")
     approve_in_popup(page, lambda: page.click("#connect-popup"))
     connection_id = listed_connection(page, "popup")
@@ -166,7 +195,7 @@ def test_plain_html_popup_shows_the_connection(demo, page, plain_site):
     assert page.text_content("#status") == ""
 
 
-def test_plain_html_redirect_comes_back_with_the_connection(demo, page, plain_site):
+def test_plain_html_redirect_comes_back_with_the_connection(demo: Demo, page: Page, plain_site: str) -> None:
     page.goto(plain_site + "/")
     page.click("#connect-redirect")
     page.wait_for_url(f"{demo.base}/picker?**")
@@ -178,7 +207,7 @@ def test_plain_html_redirect_comes_back_with_the_connection(demo, page, plain_si
     assert page.url == plain_site + "/"  # the page tidies the result out of its address
 
 
-def test_plain_html_inline_picker_shows_the_connection(demo, page, plain_site):
+def test_plain_html_inline_picker_shows_the_connection(demo: Demo, page: Page, plain_site: str) -> None:
     page.goto(plain_site + "/")
     page.click("#toggle-inline")
     picker = page.frame_locator("#inline-picker iframe")
@@ -187,7 +216,7 @@ def test_plain_html_inline_picker_shows_the_connection(demo, page, plain_site):
     assert connection_id in {c["id"] for c in connections_of(demo, "plain-demo-user")}
 
 
-def test_plain_html_declarative_page_shows_the_connection(demo, page, plain_site):
+def test_plain_html_declarative_page_shows_the_connection(demo: Demo, page: Page, plain_site: str) -> None:
     page.goto(plain_site + "/declarative.html")
     picker = page.frame_locator("#inline-declarative iframe")
     picker.locator("a[data-integration=sandbox]").wait_for(timeout=10_000)  # mounted on DOMContentLoaded
@@ -200,7 +229,7 @@ def test_plain_html_declarative_page_shows_the_connection(demo, page, plain_site
 
 
 @pytest.fixture(scope="module")
-def redirect_host(demo) -> Iterator[str]:
+def redirect_host(demo: Demo) -> Iterator[str]:
     example = load_example("redirect-host/app.py")
     port = free_port()
     site = f"http://localhost:{port}"
@@ -218,7 +247,7 @@ def redirect_host(demo) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-def test_redirect_host_reads_the_connection_back_without_tokens(demo, page, redirect_host):
+def test_redirect_host_reads_the_connection_back_without_tokens(demo: Demo, page: Page, redirect_host: str) -> None:
     page.goto(redirect_host + "/")
     page.click("#connect")
     page.wait_for_url(f"{demo.base}/picker?**")
@@ -229,15 +258,18 @@ def test_redirect_host_reads_the_connection_back_without_tokens(demo, page, redi
     page.wait_for_url(f"{redirect_host}/connected?**")
     assert page.text_content("#integration") == "sandbox"
     assert page.text_content("#status") == "healthy"
-    assert "crm_contact_read" in page.text_content("#scopes")
+    scopes = page.text_content("#scopes")
+    assert scopes is not None and "crm_contact_read" in scopes
     connection_id = page.text_content("#connection-id")
     assert connection_id in {c["id"] for c in connections_of(demo, "redirect-demo-user")}
-    credentials = api(demo, "GET", f"/connections/{connection_id}", params={"include": "credentials"}).json()["data"]["credentials"]
+    credentials = api(demo, "GET", f"/connections/{connection_id}", params={"include": "credentials"}).json()["data"][
+        "credentials"
+    ]
     body = page.content()
     assert credentials["access_token"] not in body and credentials["refresh_token"] not in body
 
 
-def test_redirect_host_shows_a_denial(demo, page, redirect_host):
+def test_redirect_host_shows_a_denial(demo: Demo, page: Page, redirect_host: str) -> None:
     page.goto(redirect_host + "/")
     page.click("#connect")
     page.click("a[data-integration=sandbox]")
@@ -249,12 +281,29 @@ def test_redirect_host_shows_a_denial(demo, page, redirect_host):
 # -- custom flow (script) -------------------------------------------------------------------------
 
 
-def test_custom_flow_script_prints_a_url_that_ends_on_the_success_url(demo, page, capsys):
+def test_custom_flow_script_prints_a_url_that_ends_on_the_success_url(
+    demo: Demo, page: Page, capsys: pytest.CaptureFixture[str]
+) -> None:
     custom_flow = load_example("custom-flow/custom_flow.py")
     success = f"{demo.host.url}/done.html"
-    code = custom_flow.main(["--latchkey", demo.base, "--api-key", demo.sandbox_key, "--integration", "sandbox",
-                             "--external-xref", "custom-flow-user", "--success-url", success,
-                             "--failure-url", success, "--state", "from-the-script"])
+    code = custom_flow.main(
+        [
+            "--latchkey",
+            demo.base,
+            "--api-key",
+            demo.sandbox_key,
+            "--integration",
+            "sandbox",
+            "--external-xref",
+            "custom-flow-user",
+            "--success-url",
+            success,
+            "--failure-url",
+            success,
+            "--state",
+            "from-the-script",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "* sandbox" in printed
     url = printed.strip().splitlines()[-1]

@@ -12,14 +12,20 @@ import http.server
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import BrowserContext, FrameLocator, Page
 
 from tests.harness import free_port
+
+if TYPE_CHECKING:
+    from tests.browser.conftest import Demo
+
 
 PAGES = Path(__file__).parent / "pages"
 RIGHT_STRIPE_KEY = "sk_test_" + "a1B2c3D4e5F6g7H8i9J0k1L2"
@@ -28,43 +34,55 @@ RIGHT_STRIPE_KEY = "sk_test_" + "a1B2c3D4e5F6g7H8i9J0k1L2"
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def public_options(demo, xref: str, **extra: Any) -> dict[str, Any]:
-    return {"workspaceId": demo.workspace_id, "environment": "sandbox", "externalXref": xref, "state": "host-state", **extra}
+def public_options(demo: Demo, xref: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "workspaceId": demo.workspace_id,
+        "environment": "sandbox",
+        "externalXref": xref,
+        "state": "host-state",
+        **extra,
+    }
 
 
 def new_xref() -> str:
     return "user-" + secrets.token_hex(4)
 
 
-def seen(page) -> list[dict[str, Any]]:
-    return page.evaluate("window.seen")
+def seen(page: Page) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = page.evaluate("window.seen")
+    return entries
 
 
-def kinds(page) -> list[str]:
+def kinds(page: Page) -> list[str]:
     return [entry["kind"] for entry in seen(page)]
 
 
-def values(page, kind: str) -> list[Any]:
+def values(page: Page, kind: str) -> list[Any]:
     return [entry["value"] for entry in seen(page) if entry["kind"] == kind]
 
 
-def wait_for(page, *wanted: str, timeout: float = 10_000) -> None:
+def wait_for(page: Page, *wanted: str, timeout: float = 10_000) -> None:
     page.wait_for_function("ks => window.seen.some(e => ks.includes(e.kind))", arg=list(wanted), timeout=timeout)
 
 
-def connections_of(demo, xref: str) -> list[dict[str, Any]]:
-    got = httpx.get(f"{demo.base}/api/v1/connections", params={"external_xref": xref},
-                    headers={"Authorization": f"Bearer {demo.sandbox_key}"}, timeout=5)
+def connections_of(demo: Demo, xref: str) -> list[dict[str, Any]]:
+    got = httpx.get(
+        f"{demo.base}/api/v1/connections",
+        params={"external_xref": xref},
+        headers={"Authorization": f"Bearer {demo.sandbox_key}"},
+        timeout=5,
+    )
     assert got.status_code == 200
-    return got.json()["data"]
+    listed: list[dict[str, Any]] = got.json()["data"]
+    return listed
 
 
-def open_harness(demo, page) -> None:
+def open_harness(demo: Demo, page: Page) -> None:
     page.goto(f"{demo.host.url}/harness.html")
     page.wait_for_function("typeof window.Latchkey === 'object'")
 
 
-def open_popup(page, options: dict[str, Any]):
+def open_popup(page: Page, options: dict[str, Any]) -> Page:
     page.evaluate("o => { window.options = o; }", options)
     with page.expect_popup() as popup_info:
         page.click("#open")
@@ -73,27 +91,32 @@ def open_popup(page, options: dict[str, Any]):
     return popup
 
 
-def wait_closed(popup, timeout: float = 5.0) -> None:
+def wait_closed(popup: Page, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not popup.is_closed():
         assert time.monotonic() < deadline, "the popup is still open"
         time.sleep(0.05)
 
 
-def assert_connected(page, demo, xref: str, integration: str, state: str | None = "host-state") -> str:
+def assert_connected(page: Page, demo: Demo, xref: str, integration: str, state: str | None = "host-state") -> str:
     wait_for(page, "resolved", "rejected")
     [connection] = values(page, "resolved")
     assert connection["connectionId"].startswith("conn_")
-    assert connection == {"connectionId": connection["connectionId"], "integration": integration,
-                          "externalXref": xref, "state": state}
+    assert connection == {
+        "connectionId": connection["connectionId"],
+        "integration": integration,
+        "externalXref": xref,
+        "state": state,
+    }
     assert values(page, "success") == [connection] and values(page, "connection_created") == [connection]
     assert "error" not in kinds(page) and "close" not in kinds(page) and "rejected" not in kinds(page)
     [stored] = connections_of(demo, xref)
     assert stored["id"] == connection["connectionId"] and stored["integration"] == integration
-    return connection["connectionId"]
+    connection_id: str = connection["connectionId"]
+    return connection_id
 
 
-def assert_failed(page, demo, xref: str, code: str) -> None:
+def assert_failed(page: Page, demo: Demo, xref: str, code: str) -> None:
     wait_for(page, "rejected", "resolved")
     [rejected] = values(page, "rejected")
     assert rejected["code"] == code and rejected["name"] == "LatchkeyError"
@@ -105,7 +128,7 @@ def assert_failed(page, demo, xref: str, code: str) -> None:
 # -- popup mode -----------------------------------------------------------------------------------
 
 
-def test_popup_approve_resolves_with_the_connection(demo, page):
+def test_popup_approve_resolves_with_the_connection(demo: Demo, page: Page) -> None:
     xref = new_xref()
     open_harness(demo, page)
     popup = open_popup(page, public_options(demo, xref))
@@ -116,7 +139,7 @@ def test_popup_approve_resolves_with_the_connection(demo, page):
     wait_closed(popup)  # the embed closes the popup once it has the result
 
 
-def test_popup_deny_rejects_with_access_denied(demo, page):
+def test_popup_deny_rejects_with_access_denied(demo: Demo, page: Page) -> None:
     xref = new_xref()
     open_harness(demo, page)
     popup = open_popup(page, public_options(demo, xref))
@@ -128,12 +151,18 @@ def test_popup_deny_rejects_with_access_denied(demo, page):
 # -- redirect mode --------------------------------------------------------------------------------
 
 
-def redirect_options(demo, xref: str) -> dict[str, Any]:
-    return public_options(demo, xref, mode="redirect", integrations=["sandbox"],
-                          successUrl=f"{demo.host.url}/done.html", failureUrl=f"{demo.host.url}/done.html?failed=1")
+def redirect_options(demo: Demo, xref: str) -> dict[str, Any]:
+    return public_options(
+        demo,
+        xref,
+        mode="redirect",
+        integrations=["sandbox"],
+        successUrl=f"{demo.host.url}/done.html",
+        failureUrl=f"{demo.host.url}/done.html?failed=1",
+    )
 
 
-def test_redirect_approve_lands_on_the_success_url(demo, page):
+def test_redirect_approve_lands_on_the_success_url(demo: Demo, page: Page) -> None:
     xref = new_xref()
     open_harness(demo, page)
     page.evaluate("o => { window.options = o; }", redirect_options(demo, xref))
@@ -148,7 +177,7 @@ def test_redirect_approve_lands_on_the_success_url(demo, page):
     assert query == {"connection_id": [stored["id"]], "integration": ["sandbox"], "state": ["host-state"]}
 
 
-def test_redirect_deny_lands_on_the_failure_url(demo, page):
+def test_redirect_deny_lands_on_the_failure_url(demo: Demo, page: Page) -> None:
     xref = new_xref()
     open_harness(demo, page)
     page.evaluate("o => { window.options = o; }", redirect_options(demo, xref))
@@ -164,13 +193,13 @@ def test_redirect_deny_lands_on_the_failure_url(demo, page):
 # -- inline mode ----------------------------------------------------------------------------------
 
 
-def mount_inline(page, options: dict[str, Any]):
+def mount_inline(page: Page, options: dict[str, Any]) -> FrameLocator:
     page.evaluate("o => window.mountInline(o)", options)
     wait_for(page, "load")
     return page.frame_locator("#inline iframe")
 
 
-def test_inline_oauth_runs_in_a_popup_and_reaches_the_host(demo, page):
+def test_inline_oauth_runs_in_a_popup_and_reaches_the_host(demo: Demo, page: Page) -> None:
     xref = new_xref()
     open_harness(demo, page)
     picker = mount_inline(page, public_options(demo, xref, integrations=["sandbox", "stripe"]))
@@ -190,7 +219,7 @@ def test_inline_oauth_runs_in_a_popup_and_reaches_the_host(demo, page):
     assert page.locator("#inline iframe").count() == 1  # an inline picker stays until destroy()
 
 
-def test_inline_oauth_deny_reaches_the_host_as_an_error(demo, page):
+def test_inline_oauth_deny_reaches_the_host_as_an_error(demo: Demo, page: Page) -> None:
     xref = new_xref()
     open_harness(demo, page)
     picker = mount_inline(page, public_options(demo, xref, integrations=["sandbox"]))
@@ -198,11 +227,14 @@ def test_inline_oauth_deny_reaches_the_host_as_an_error(demo, page):
         picker.locator("a[data-integration=sandbox]").click()
     popup_info.value.click("button[value=deny]")
     outcome = wait_for_inline_result(page)
-    assert outcome == {"kind": "error", "value": {"code": "access_denied", "name": "LatchkeyError", "message": outcome["value"]["message"]}}
+    assert outcome == {
+        "kind": "error",
+        "value": {"code": "access_denied", "name": "LatchkeyError", "message": outcome["value"]["message"]},
+    }
     assert "success" not in kinds(page) and connections_of(demo, xref) == []
 
 
-def wait_for_inline_result(page) -> dict[str, Any]:
+def wait_for_inline_result(page: Page) -> dict[str, Any]:
     wait_for(page, "success", "error", "close")
     [outcome] = [e for e in seen(page) if e["kind"] in ("success", "error", "close")]
     return outcome
@@ -214,7 +246,7 @@ def wait_for_inline_result(page) -> dict[str, Any]:
 BLOCK_POPUPS = "window.open = function () { return null; };"
 
 
-def test_blocked_popup_rejects_with_popup_blocked(demo, context, page):
+def test_blocked_popup_rejects_with_popup_blocked(demo: Demo, context: BrowserContext, page: Page) -> None:
     page.add_init_script(BLOCK_POPUPS)
     open_harness(demo, page)
     page.evaluate("o => { window.options = o; }", public_options(demo, new_xref()))
@@ -225,12 +257,13 @@ def test_blocked_popup_rejects_with_popup_blocked(demo, context, page):
     assert len(context.pages) == 1 and page.url == f"{demo.host.url}/harness.html"
 
 
-def test_blocked_popup_with_fallback_goes_to_the_picker_in_redirect_mode(demo, page):
+def test_blocked_popup_with_fallback_goes_to_the_picker_in_redirect_mode(demo: Demo, page: Page) -> None:
     xref = new_xref()
     page.add_init_script(BLOCK_POPUPS)
     open_harness(demo, page)
-    options = public_options(demo, xref, integrations=["sandbox"], fallbackToRedirect=True,
-                             successUrl=f"{demo.host.url}/done.html")
+    options = public_options(
+        demo, xref, integrations=["sandbox"], fallbackToRedirect=True, successUrl=f"{demo.host.url}/done.html"
+    )
     page.evaluate("o => { window.options = o; }", options)
     page.click("#open")
     page.wait_for_url(f"{demo.base}/picker?**")
@@ -243,7 +276,7 @@ def test_blocked_popup_with_fallback_goes_to_the_picker_in_redirect_mode(demo, p
     assert parse_qs(urlsplit(page.url).query)["connection_id"] == [stored["id"]]
 
 
-def test_closing_the_popup_calls_on_close_and_rejects_with_closed(demo, page):
+def test_closing_the_popup_calls_on_close_and_rejects_with_closed(demo: Demo, page: Page) -> None:
     xref = new_xref()
     open_harness(demo, page)
     popup = open_popup(page, public_options(demo, xref))
@@ -253,7 +286,7 @@ def test_closing_the_popup_calls_on_close_and_rejects_with_closed(demo, page):
     assert "close" in kinds(page) and "error" not in kinds(page) and "success" not in kinds(page)
 
 
-def test_the_pickers_close_button_calls_on_close(demo, page):
+def test_the_pickers_close_button_calls_on_close(demo: Demo, page: Page) -> None:
     open_harness(demo, page)
     popup = open_popup(page, public_options(demo, new_xref()))
     with popup.expect_event("close"):
@@ -270,7 +303,7 @@ def other_site() -> Iterator[str]:
     """A third origin (another loopback address) serving pages/forge.html."""
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
+        def log_message(self, *args: Any) -> None:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.2", free_port()), functools.partial(Quiet, directory=str(PAGES)))
@@ -279,18 +312,25 @@ def other_site() -> Iterator[str]:
     server.shutdown()
 
 
-def test_a_forged_message_from_another_origin_is_ignored(demo, page, other_site):
+def test_a_forged_message_from_another_origin_is_ignored(demo: Demo, page: Page, other_site: str) -> None:
     xref = new_xref()
     open_harness(demo, page)
     popup = open_popup(page, public_options(demo, xref, integrations=["sandbox"]))
     nonce = parse_qs(urlsplit(popup.url).query)["nonce"][0]  # the attacker even knows the nonce
-    page.evaluate("src => { const f = document.createElement('iframe'); f.src = src; document.body.appendChild(f); }",
-                  f"{other_site}/forge.html?nonce={nonce}")
+    page.evaluate(
+        "src => { const f = document.createElement('iframe'); f.src = src; document.body.appendChild(f); }",
+        f"{other_site}/forge.html?nonce={nonce}",
+    )
     page.wait_for_function("o => window.seen.some(e => e.kind === 'message' && e.value.origin === o)", arg=other_site)
     # The host's own window posting a perfect copy is refused too: not Latchkey's origin, not the popup.
-    page.evaluate("""n => window.postMessage({source: 'latchkey', version: 1, nonce: n, type: 'connection.created',
-                     connectionId: 'conn_forged', integration: 'sandbox', externalXref: null, state: null}, '*')""", nonce)
-    page.wait_for_function("() => window.seen.filter(e => e.kind === 'message' && e.value.connectionId === 'conn_forged').length === 2")
+    page.evaluate(
+        """n => window.postMessage({source: 'latchkey', version: 1, nonce: n, type: 'connection.created',
+                     connectionId: 'conn_forged', integration: 'sandbox', externalXref: null, state: null}, '*')""",
+        nonce,
+    )
+    page.wait_for_function(
+        "() => window.seen.filter(e => e.kind === 'message' && e.value.connectionId === 'conn_forged').length === 2"
+    )
     page.wait_for_timeout(300)
     assert not {"success", "resolved", "error", "rejected"} & set(kinds(page))
     # The real flow still ends normally, with the real connection.
@@ -306,15 +346,17 @@ def test_a_forged_message_from_another_origin_is_ignored(demo, page, other_site)
 # posts the credentials form with `Origin: null` and server/routes/auth.py refuses it as cross-site;
 # (2) the sandbox's simulated rejection (`bad…`) never sees a Stripe key, whose pattern fails first.
 FORM_FIX_PENDING = pytest.mark.xfail(
-    strict=True, reason="pending server fix: credentials form refused as cross-site (Origin: null); sk_test_bad… accepted")
+    strict=True,
+    reason="pending server fix: credentials form refused as cross-site (Origin: null); sk_test_bad… accepted",
+)
 
 
-def submit_stripe_key(frame, key: str) -> None:
+def submit_stripe_key(frame: Page | FrameLocator, key: str) -> None:
     frame.locator("#f-api_key").fill(key)
     frame.locator("#lk-credentials button[type=submit]").click()
 
 
-def test_popup_stripe_form_refuses_wrong_keys_then_accepts_a_right_one(demo, page):
+def test_popup_stripe_form_refuses_wrong_keys_then_accepts_a_right_one(demo: Demo, page: Page) -> None:
     xref = new_xref()
     open_harness(demo, page)
     popup = open_popup(page, public_options(demo, xref, integrations=["stripe"]))
@@ -329,7 +371,7 @@ def test_popup_stripe_form_refuses_wrong_keys_then_accepts_a_right_one(demo, pag
     assert_connected(page, demo, xref, "stripe")
 
 
-def test_inline_stripe_form_refuses_a_wrong_key_then_accepts_a_right_one(demo, page):
+def test_inline_stripe_form_refuses_a_wrong_key_then_accepts_a_right_one(demo: Demo, page: Page) -> None:
     xref = new_xref()
     open_harness(demo, page)
     picker = mount_inline(page, public_options(demo, xref, integrations=["stripe", "sandbox"]))
@@ -347,15 +389,26 @@ def test_inline_stripe_form_refuses_a_wrong_key_then_accepts_a_right_one(demo, p
 # -- connect sessions -----------------------------------------------------------------------------
 
 
-def mint_session(demo, xref: str, **extra: Any) -> str:
-    body = {"external_xref": xref, "integrations": ["sandbox"], "origin": demo.host.url, "state": "session-state", **extra}
-    got = httpx.post(f"{demo.base}/api/v1/connect-sessions", json=body,
-                     headers={"Authorization": f"Bearer {demo.sandbox_key}"}, timeout=5)
+def mint_session(demo: Demo, xref: str, **extra: Any) -> str:
+    body = {
+        "external_xref": xref,
+        "integrations": ["sandbox"],
+        "origin": demo.host.url,
+        "state": "session-state",
+        **extra,
+    }
+    got = httpx.post(
+        f"{demo.base}/api/v1/connect-sessions",
+        json=body,
+        headers={"Authorization": f"Bearer {demo.sandbox_key}"},
+        timeout=5,
+    )
     assert got.status_code == 201, got.text
-    return got.json()["data"]["token"]
+    token: str = got.json()["data"]["token"]
+    return token
 
 
-def test_connect_session_opens_the_picker_and_binds_the_end_user(demo, page):
+def test_connect_session_opens_the_picker_and_binds_the_end_user(demo: Demo, page: Page) -> None:
     xref = new_xref()
     token = mint_session(demo, xref)
     open_harness(demo, page)

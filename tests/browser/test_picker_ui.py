@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, FrameLocator, Page, expect
+
+if TYPE_CHECKING:
+    from tests.browser.conftest import Demo
+
 
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -23,26 +28,38 @@ OFFERED = ["hubspot", "sandbox", "shopify", "slack", "stripe"]  # sorted by name
 RIGHT_STRIPE_KEY = "sk_test_" + "Zx81Qw47Er65Ty03Ui92Op18"
 
 
-def picker_url(demo, **params: Any) -> str:
-    query = {"workspace": demo.workspace_id, "env": "sandbox", "external_xref": "picker-user",
-             "mode": "popup", "origin": demo.host.url, "nonce": "picker-ui-nonce-0123456789"}
+def picker_url(demo: Demo, **params: Any) -> str:
+    query = {
+        "workspace": demo.workspace_id,
+        "env": "sandbox",
+        "external_xref": "picker-user",
+        "mode": "popup",
+        "origin": demo.host.url,
+        "nonce": "picker-ui-nonce-0123456789",
+    }
     query.update({k: v for k, v in params.items() if v is not None})
     return f"{demo.base}/picker?{urlencode(query)}"
 
 
-def visible_integrations(page) -> list[str]:
-    return page.eval_on_selector_all("a.lk-item", "els => els.filter(e => e.offsetParent).map(e => e.dataset.integration)")
+def visible_integrations(page: Page) -> list[str]:
+    slugs: list[str] = page.eval_on_selector_all(
+        "a.lk-item", "els => els.filter(e => e.offsetParent).map(e => e.dataset.integration)"
+    )
+    return slugs
 
 
-def focused_integration(page) -> str | None:
-    return page.evaluate("document.activeElement && document.activeElement.dataset.integration || null")
+def focused_integration(page: Page) -> str | None:
+    slug: str | None = page.evaluate("document.activeElement && document.activeElement.dataset.integration || null")
+    return slug
 
 
-def status_text(page) -> str:
-    return page.text_content("#lk-count").strip()
+def status_text(page: Page) -> str:
+    text = page.text_content("#lk-count")
+    assert text is not None
+    return text.strip()
 
 
-def csp_errors(page) -> list[str]:
+def csp_errors(page: Page) -> list[str]:
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     return errors
@@ -51,7 +68,7 @@ def csp_errors(page) -> list[str]:
 # -- keyboard -------------------------------------------------------------------------------------
 
 
-def test_keyboard_only_selection_opens_the_sandbox_consent_page(demo, page):
+def test_keyboard_only_selection_opens_the_sandbox_consent_page(demo: Demo, page: Page) -> None:
     page.goto(picker_url(demo, mode="redirect", origin=None))
     for _ in range(12):  # Tab from the top of the page until the list's one tab stop has focus
         page.keyboard.press("Tab")
@@ -72,7 +89,7 @@ def test_keyboard_only_selection_opens_the_sandbox_consent_page(demo, page):
     assert page.locator("button[value=approve]").is_visible()
 
 
-def test_arrow_keys_move_between_the_search_box_and_the_list(demo, page):
+def test_arrow_keys_move_between_the_search_box_and_the_list(demo: Demo, page: Page) -> None:
     page.goto(picker_url(demo))
     page.focus("#lk-search")
     page.keyboard.press("ArrowDown")
@@ -84,9 +101,11 @@ def test_arrow_keys_move_between_the_search_box_and_the_list(demo, page):
 # -- search and categories ------------------------------------------------------------------------
 
 
-def test_search_filters_the_list_and_announces_the_count(demo, page):
+def test_search_filters_the_list_and_announces_the_count(demo: Demo, page: Page) -> None:
     page.goto(picker_url(demo))
-    assert page.get_attribute("#lk-count", "role") == "status" and page.get_attribute("#lk-count", "aria-live") == "polite"
+    assert (
+        page.get_attribute("#lk-count", "role") == "status" and page.get_attribute("#lk-count", "aria-live") == "polite"
+    )
     assert status_text(page) == "5 integrations" and visible_integrations(page) == OFFERED
     page.fill("#lk-search", "sl")
     expect(page.locator("#lk-count")).to_have_text("1 integration")
@@ -102,14 +121,14 @@ def test_search_filters_the_list_and_announces_the_count(demo, page):
     assert visible_integrations(page) == OFFERED and not page.locator("#lk-noresults").is_visible()
 
 
-def test_escape_in_a_filled_search_box_clears_it_first(demo, page):
+def test_escape_in_a_filled_search_box_clears_it_first(demo: Demo, page: Page) -> None:
     page.goto(picker_url(demo))
     page.fill("#lk-search", "hub")
     page.keyboard.press("Escape")
     assert page.input_value("#lk-search") == "" and visible_integrations(page) == OFFERED
 
 
-def test_category_filter_is_a_keyboard_operable_radio_group(demo, page):
+def test_category_filter_is_a_keyboard_operable_radio_group(demo: Demo, page: Page) -> None:
     page.goto(picker_url(demo))
     assert page.locator("fieldset.lk-filter legend").text_content() == "Category"
     page.click("label[for=lk-cat-commerce]")
@@ -129,17 +148,18 @@ def test_category_filter_is_a_keyboard_operable_radio_group(demo, page):
 # -- inline mode: close and resize -----------------------------------------------------------------
 
 
-def open_inline_host(demo, page, **params: str):
+def open_inline_host(demo: Demo, page: Page, **params: str) -> FrameLocator:
     page.goto(f"{demo.host.url}/picker-inline.html?{urlencode(params)}")
     page.wait_for_function("window.messages.some(m => m.type === 'loaded')")
     return page.frame_locator("iframe")
 
 
-def host_messages(page) -> list[dict[str, Any]]:
-    return page.evaluate("window.messages")
+def host_messages(page: Page) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = page.evaluate("window.messages")
+    return messages
 
 
-def test_escape_posts_closed_to_the_host(demo, page):
+def test_escape_posts_closed_to_the_host(demo: Demo, page: Page) -> None:
     frame = open_inline_host(demo, page)
     frame.locator("#lk-search").focus()
     page.keyboard.press("Escape")
@@ -150,19 +170,21 @@ def test_escape_posts_closed_to_the_host(demo, page):
     assert closed[0]["source"] == "latchkey" and closed[0]["version"] == 1
 
 
-def test_inline_picker_reports_its_height_and_shrinks_with_its_content(demo, page):
+def test_inline_picker_reports_its_height_and_shrinks_with_its_content(demo: Demo, page: Page) -> None:
     frame = open_inline_host(demo, page)
     page.wait_for_function("window.messages.some(m => m.type === 'resize')")
     full = [m["height"] for m in host_messages(page) if m["type"] == "resize"][-1]
     assert 300 < full < 1000
     frame.locator("#lk-search").fill("slack")
-    page.wait_for_function("h => window.messages.filter(m => m.type === 'resize').some(m => m.height < h - 100)", arg=full)
+    page.wait_for_function(
+        "h => window.messages.filter(m => m.type === 'resize').some(m => m.height < h - 100)", arg=full
+    )
     frame.locator("#lk-search").fill("")
     page.wait_for_function("h => window.messages.filter(m => m.type === 'resize').slice(-1)[0].height === h", arg=full)
     assert page.evaluate("document.querySelector('iframe').height") == str(full)
 
 
-def test_close_button_is_offered_only_where_there_is_something_to_close(demo, page):
+def test_close_button_is_offered_only_where_there_is_something_to_close(demo: Demo, page: Page) -> None:
     page.goto(picker_url(demo, mode="popup"))
     assert page.evaluate("window.opener") is None and page.locator("#lk-close").is_visible()
     page.goto(picker_url(demo, mode="redirect", origin=None))
@@ -173,8 +195,10 @@ def test_close_button_is_offered_only_where_there_is_something_to_close(demo, pa
 
 
 @pytest.mark.parametrize("lang", ["en", "de", "ja"])
-def test_picker_fits_a_320px_phone_without_horizontal_scrolling(demo, browser, lang):
-    context = browser.new_context(viewport={"width": 320, "height": 640}, device_scale_factor=2, is_mobile=True, has_touch=True)
+def test_picker_fits_a_320px_phone_without_horizontal_scrolling(demo: Demo, browser: Browser, lang: str) -> None:
+    context = browser.new_context(
+        viewport={"width": 320, "height": 640}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     try:
         page = context.new_page()
         page.goto(picker_url(demo, lang=lang))
@@ -203,7 +227,9 @@ def test_picker_fits_a_320px_phone_without_horizontal_scrolling(demo, browser, l
         ("picker-accent", {"theme": "light", "accent": "ffd60a"}, "light"),
     ],
 )
-def test_picker_screenshots(demo, browser, artifacts, name, params, scheme):
+def test_picker_screenshots(
+    demo: Demo, browser: Browser, artifacts: Path, name: str, params: dict[str, str], scheme: Literal["light", "dark"]
+) -> None:
     context = browser.new_context(viewport={"width": 480, "height": 720}, color_scheme=scheme)
     try:
         page = context.new_page()
@@ -218,14 +244,14 @@ def test_picker_screenshots(demo, browser, artifacts, name, params, scheme):
         context.close()
 
 
-def test_picker_in_japanese_has_a_matching_html_lang(demo, page):
+def test_picker_in_japanese_has_a_matching_html_lang(demo: Demo, page: Page) -> None:
     page.goto(picker_url(demo, lang="ja"))
     assert page.get_attribute("html", "lang") == "ja"
     assert page.text_content("h1") == "連携サービスを接続" and status_text(page) == "5 件の連携サービス"
     assert page.get_attribute("#lk-search", "placeholder") == "連携サービスを検索"
 
 
-def test_accept_language_chooses_the_language_without_a_lang_parameter(demo, browser):
+def test_accept_language_chooses_the_language_without_a_lang_parameter(demo: Demo, browser: Browser) -> None:
     context = browser.new_context(locale="fr-FR")
     try:
         page = context.new_page()
@@ -235,23 +261,27 @@ def test_accept_language_chooses_the_language_without_a_lang_parameter(demo, bro
         context.close()
 
 
-def test_accent_text_colour_keeps_contrast(demo, page):
+def test_accent_text_colour_keeps_contrast(demo: Demo, page: Page) -> None:
     for accent, text in (("ffd60a", "rgb(0, 0, 0)"), ("1e3a8a", "rgb(255, 255, 255)")):
         page.goto(picker_url(demo, theme="light", accent=accent))
-        assert page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--lk-on-accent').trim()") in ("#000000", "#ffffff")
+        assert page.evaluate(
+            "getComputedStyle(document.documentElement).getPropertyValue('--lk-on-accent').trim()"
+        ) in ("#000000", "#ffffff")
         chip = page.locator("label[for=lk-cat-all]")
         assert chip.evaluate("e => getComputedStyle(e).color") == text
 
 
-def test_empty_picker_says_how_to_activate_integrations(demo, page):
+def test_empty_picker_says_how_to_activate_integrations(demo: Demo, page: Page) -> None:
     page.goto(picker_url(demo, integrations="gmail"))  # known, but not activated in the demo workspace
     empty = page.locator("[data-state=empty]")
     assert empty.is_visible()
-    assert "activate integrations" in empty.text_content() and "/api/v1/integrations/" in empty.text_content()
+    shown = empty.text_content()
+    assert shown is not None
+    assert "activate integrations" in shown and "/api/v1/integrations/" in shown
     assert page.locator("a.lk-item").count() == 0
 
 
-def test_picker_security_headers(demo):
+def test_picker_security_headers(demo: Demo) -> None:
     got = httpx.get(picker_url(demo, mode="inline"), timeout=5)
     csp = got.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe-inline" not in csp
@@ -266,7 +296,7 @@ def test_picker_security_headers(demo):
 # -- the API-key form (Stripe) ----------------------------------------------------------------------
 
 
-def test_stripe_form_validates_fields_then_accepts_a_right_key(demo, page, artifacts):
+def test_stripe_form_validates_fields_then_accepts_a_right_key(demo: Demo, page: Page, artifacts: Path) -> None:
     success = f"{demo.host.url}/done.html"
     page.goto(picker_url(demo, mode="redirect", origin=None, success_url=success, failure_url=success))
     page.click("a[data-integration=stripe]")
@@ -281,7 +311,8 @@ def test_stripe_form_validates_fields_then_accepts_a_right_key(demo, page, artif
     page.click("#lk-credentials button[type=submit]")
     assert key.get_attribute("aria-invalid") == "true"
     assert error.text_content() == "This value does not have the expected format." and error.is_visible()
-    assert "e-api_key" in key.get_attribute("aria-describedby")
+    described_by = key.get_attribute("aria-describedby")
+    assert described_by is not None and "e-api_key" in described_by
     assert "/auth/stripe/start" in page.url  # nothing was sent
     page.screenshot(path=str(artifacts / "picker-credentials-invalid.png"), full_page=True)
     key.fill(RIGHT_STRIPE_KEY)
@@ -291,11 +322,12 @@ def test_stripe_form_validates_fields_then_accepts_a_right_key(demo, page, artif
     assert "connection_id=conn_" in page.url and "integration=stripe" in page.url
 
 
-def test_stripe_form_shows_the_servers_message_for_a_refused_key(demo, page):
+def test_stripe_form_shows_the_servers_message_for_a_refused_key(demo: Demo, page: Page) -> None:
     page.goto(picker_url(demo, mode="redirect", origin=None, lang="de"))
     page.click("a[data-integration=stripe]")
     page.wait_for_url(f"{demo.base}/auth/stripe/start?**")
-    assert page.get_attribute("html", "lang") == "de" and "Stripe verbinden" in page.text_content("h1")
+    heading = page.text_content("h1")
+    assert page.get_attribute("html", "lang") == "de" and heading is not None and "Stripe verbinden" in heading
     page.fill("#f-api_key", "sk_test_" + "x" * 24)
     page.evaluate("document.querySelector('#lk-credentials').noValidate = true")
     # The server checks again: with client-side checks bypassed, a wrong key still gets per-field messages.
@@ -303,25 +335,28 @@ def test_stripe_form_shows_the_servers_message_for_a_refused_key(demo, page):
                              f.querySelector('#f-api_key').value = 'nope'; HTMLFormElement.prototype.submit.call(f); }""")
     page.wait_for_selector(".lk-alert[data-error-code=invalid_request]")
     assert page.get_attribute("#f-api_key", "aria-invalid") == "true"
-    assert page.text_content("[data-field-error=api_key]").strip() != ""
+    field_error = page.text_content("[data-field-error=api_key]")
+    assert field_error is not None and field_error.strip() != ""
 
 
 # -- axe-core: WCAG 2.2 AA --------------------------------------------------------------------------
 
 
 @pytest.fixture
-def axe_page(browser):
+def axe_page(browser: Browser) -> Iterator[Page]:
     if not AXE.is_file():
         if os.environ.get("CI"):
             pytest.fail("axe-core is missing: run `make browser-deps` (cd tests/browser && npm ci)")
         pytest.skip("axe-core is not installed: run `make browser-deps`")
     # axe is injected as an inline script, which our CSP (rightly) forbids: this context bypasses it.
-    context = browser.new_context(bypass_csp=True, viewport={"width": 480, "height": 720}, reduced_motion="reduce")  # axe must not measure mid-transition colours
+    context = browser.new_context(
+        bypass_csp=True, viewport={"width": 480, "height": 720}, reduced_motion="reduce"
+    )  # axe must not measure mid-transition colours
     yield context.new_page()
     context.close()
 
 
-def axe_violations(page) -> list[str]:
+def axe_violations(page: Page) -> list[str]:
     page.add_script_tag(path=str(AXE))
     result = page.evaluate(
         "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})", WCAG_22_AA
@@ -344,7 +379,7 @@ def axe_violations(page) -> list[str]:
     ],
     ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()),
 )
-def test_picker_has_no_wcag_violations(demo, axe_page, params):
+def test_picker_has_no_wcag_violations(demo: Demo, axe_page: Page, params: dict[str, str]) -> None:
     axe_page.goto(picker_url(demo, **params))
     assert axe_violations(axe_page) == []
     axe_page.click("label[for=lk-cat-commerce]")
@@ -353,13 +388,13 @@ def test_picker_has_no_wcag_violations(demo, axe_page, params):
     assert axe_violations(axe_page) == []
 
 
-def test_empty_picker_has_no_wcag_violations(demo, axe_page):
+def test_empty_picker_has_no_wcag_violations(demo: Demo, axe_page: Page) -> None:
     axe_page.goto(picker_url(demo, integrations="gmail", theme="dark"))
     assert axe_violations(axe_page) == []
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_credentials_form_has_no_wcag_violations(demo, axe_page, theme):
+def test_credentials_form_has_no_wcag_violations(demo: Demo, axe_page: Page, theme: str) -> None:
     axe_page.goto(picker_url(demo, theme=theme, accent="0ea5e9"))
     axe_page.click("a[data-integration=stripe]")
     axe_page.wait_for_url(f"{demo.base}/auth/stripe/start?**")
@@ -372,7 +407,9 @@ def test_credentials_form_has_no_wcag_violations(demo, axe_page, theme):
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_sandbox_consent_page_has_no_wcag_violations(demo, axe_page, theme):
+def test_sandbox_consent_page_has_no_wcag_violations(
+    demo: Demo, axe_page: Page, theme: Literal["light", "dark"]
+) -> None:
     axe_page.emulate_media(color_scheme=theme)
     axe_page.goto(picker_url(demo, mode="redirect", origin=None))
     axe_page.click("a[data-integration=sandbox]")
@@ -380,7 +417,7 @@ def test_sandbox_consent_page_has_no_wcag_violations(demo, axe_page, theme):
     assert axe_violations(axe_page) == []
 
 
-def test_error_page_has_no_wcag_violations(demo, axe_page):
+def test_error_page_has_no_wcag_violations(demo: Demo, axe_page: Page) -> None:
     axe_page.goto(f"{demo.base}/auth/no-such-integration/start")
     assert axe_page.locator("[data-error-code=integration_not_found]").is_visible()
     assert axe_violations(axe_page) == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,18 +17,32 @@ CATALOG = load_catalog()
 KINDS = {"oauth2", "oauth2_client_credentials", "oauth1", "api_key", "basic"}
 
 
-def test_the_catalog_is_broad():
+def test_the_catalog_is_broad() -> None:
     real = [i for i in CATALOG if not i.sandbox_only]
     assert len(real) >= 40
     assert {i.kind for i in real} == KINDS
     categories = {c for i in real for c in i.categories}
-    assert {"crm", "commerce", "accounting", "hris", "ats", "messaging", "calendar", "storage", "ticketing", "devtools", "marketing"} <= categories
+    assert {
+        "crm",
+        "commerce",
+        "accounting",
+        "hris",
+        "ats",
+        "messaging",
+        "calendar",
+        "storage",
+        "ticketing",
+        "devtools",
+        "marketing",
+    } <= categories
 
 
 @pytest.mark.parametrize("path", catalog_files(BUILTIN_DIR), ids=lambda p: p.stem)
-def test_every_file_validates_and_is_documented(path):
+def test_every_file_validates_and_is_documented(path: Path) -> None:
     integration = load_file(path)
-    assert integration.docs.startswith("https://") or (integration.sandbox_only and (BUILTIN_DIR.parents[2] / integration.docs).is_file())
+    assert integration.docs.startswith("https://") or (
+        integration.sandbox_only and (BUILTIN_DIR.parents[2] / integration.docs).is_file()
+    )
     assert set(integration.scopes) <= set(UNIFIED_SCOPES)
     assert integration.logo and (BUILTIN_DIR.parent / "logos" / integration.logo).is_file()
     if integration.kind in ("api_key", "basic", "oauth2_client_credentials"):
@@ -36,29 +52,54 @@ def test_every_file_validates_and_is_documented(path):
                 re.compile(field.pattern)
 
 
-def write(tmp_path, name, data):
+def write(tmp_path: Path, name: str, data: dict[str, Any]) -> Path:
     path = tmp_path / name
     path.write_text(json.dumps(data))
     return path
 
 
-GOOD = {"slug": "good", "name": "Good", "categories": ["crm"], "docs": "https://good.example/docs",
-        "auth": {"kind": "api_key", "fields": [{"name": "api_key", "label": "API key", "secret": True}]},
-        "scopes": {"crm_contact_read": []}}
+GOOD = {
+    "slug": "good",
+    "name": "Good",
+    "categories": ["crm"],
+    "docs": "https://good.example/docs",
+    "auth": {"kind": "api_key", "fields": [{"name": "api_key", "label": "API key", "secret": True}]},
+    "scopes": {"crm_contact_read": []},
+}
 
 
 @pytest.mark.parametrize(
     ("change", "field", "why"),
     [
-        ({"auth": {"kind": "oauth2", "authorize_url": "http://evil.example/a", "token_url": "https://x.example/t"}}, "auth.authorize_url", "does not match"),
+        (
+            {"auth": {"kind": "oauth2", "authorize_url": "http://evil.example/a", "token_url": "https://x.example/t"}},
+            "auth.authorize_url",
+            "does not match",
+        ),
         ({"scopes": {"crm_everything": []}}, "scopes.crm_everything", "not a unified scope"),
         ({"slug": "other"}, "slug", "must match the file name"),
         ({"categories": []}, "categories", "should be non-empty"),
-        ({"auth": {"kind": "oauth2", "authorize_url": "https://{shop}.example/a", "token_url": "https://x.example/t"}}, "auth.authorize_url", "does not declare"),
-        ({"auth": {"kind": "api_key", "fields": [{"name": "k", "label": "K", "pattern": "("}]}}, "auth.fields.k.pattern", "regular expression"),
+        (
+            {
+                "auth": {
+                    "kind": "oauth2",
+                    "authorize_url": "https://{shop}.example/a",
+                    "token_url": "https://x.example/t",
+                }
+            },
+            "auth.authorize_url",
+            "does not declare",
+        ),
+        (
+            {"auth": {"kind": "api_key", "fields": [{"name": "k", "label": "K", "pattern": "("}]}},
+            "auth.fields.k.pattern",
+            "regular expression",
+        ),
     ],
 )
-def test_a_bad_file_is_refused_with_file_field_and_reason(tmp_path, change, field, why):
+def test_a_bad_file_is_refused_with_file_field_and_reason(
+    tmp_path: Path, change: dict[str, Any], field: str, why: str
+) -> None:
     path = write(tmp_path, "good.json", {**GOOD, **change})
     with pytest.raises(ConfigurationError) as caught:
         load_file(path, custom=True)
@@ -66,25 +107,27 @@ def test_a_bad_file_is_refused_with_file_field_and_reason(tmp_path, change, fiel
     assert message.startswith(str(path)) and field in message and why in message
 
 
-def test_the_service_refuses_to_start_on_a_bad_custom_catalog(tmp_path):
+def test_the_service_refuses_to_start_on_a_bad_custom_catalog(tmp_path: Path) -> None:
     from server.app import create_app
     from tests.harness import make_settings
 
     write(tmp_path, "good.json", {**GOOD, "scopes": {"nope": []}})
-    with pytest.raises(ConfigurationError, match="good.json: scopes.nope"):
+    with pytest.raises(ConfigurationError, match=re.escape("good.json: scopes.nope")):
         create_app(make_settings(tmp_path, catalog_dir=tmp_path))
 
 
-def test_custom_integrations_join_the_catalog_but_cannot_shadow_builtins(tmp_path):
+def test_custom_integrations_join_the_catalog_but_cannot_shadow_builtins(tmp_path: Path) -> None:
     write(tmp_path, "good.json", GOOD)
     catalog = load_catalog(tmp_path)
-    assert catalog.get("good").custom and len(catalog) == len(CATALOG) + 1
+    good = catalog.get("good")
+    assert good is not None
+    assert good.custom and len(catalog) == len(CATALOG) + 1
     write(tmp_path, "hubspot.json", {**GOOD, "slug": "hubspot"})
     with pytest.raises(ConfigurationError, match="already a built-in"):
         load_catalog(tmp_path)
 
 
-def test_validate_directory_reports_every_bad_file(tmp_path):
+def test_validate_directory_reports_every_bad_file(tmp_path: Path) -> None:
     write(tmp_path, "good.json", GOOD)
     write(tmp_path, "bad.json", {**GOOD, "slug": "bad", "docs": "http://insecure.example"})
     problems = validate_directory(tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -23,7 +24,9 @@ class Member:
     password: str = PASSWORD
 
 
-async def add_member(lk: Running, workspace_id: str, email: str = "dev@example.com", password: str = PASSWORD) -> Member:
+async def add_member(
+    lk: Running, workspace_id: str, email: str = "dev@example.com", password: str = PASSWORD
+) -> Member:
     await member_store.create_member(lk.db, workspace_id, email, passwords.hash_password(password))
     return Member(email=email, workspace_id=workspace_id, password=password)
 
@@ -42,9 +45,15 @@ def csrf_of(html: str) -> str:
 
 async def try_sign_in(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
     page = await client.get("/dashboard/sign-in")
-    return await client.post("/dashboard/sign-in", data={
-        "form_token": form_token(page.text), "email": email, "password": password, "next": "/dashboard/sandbox/integrations",
-    })
+    return await client.post(
+        "/dashboard/sign-in",
+        data={
+            "form_token": form_token(page.text),
+            "email": email,
+            "password": password,
+            "next": "/dashboard/sandbox/integrations",
+        },
+    )
 
 
 async def sign_in(client: httpx.AsyncClient, member: Member) -> str:
@@ -56,9 +65,11 @@ async def sign_in(client: httpx.AsyncClient, member: Member) -> str:
     return csrf_of(page.text)
 
 
-async def post(client: httpx.AsyncClient, path: str, csrf: str | None, data: dict | None = None, **kwargs) -> httpx.Response:
+async def post(
+    client: httpx.AsyncClient, path: str, csrf: str | None, data: dict[str, Any] | None = None, **kwargs: Any
+) -> httpx.Response:
     """A form post; values may be lists (repeated fields). `csrf=None` leaves the token out."""
-    fields = dict(data or {})
+    fields: dict[str, Any] = dict(data or {})
     if csrf is not None:
         fields["csrf_token"] = csrf
     return await client.post(path, data=fields, **kwargs)

@@ -3,31 +3,41 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from databases.interfaces import Record
 
 from server.dashboard import auth, passwords
 from server.db.clock import as_utc, utcnow
 from server.db.tables import dashboard_sessions, members
-from tests.dashboard.support import PASSWORD, add_member, form_token, sign_in, try_sign_in
-from tests.harness import make_settings, new_workspace, running_app
+from tests.dashboard.support import PASSWORD, Member, add_member, form_token, sign_in, try_sign_in
+from tests.harness import Running, Workspace, make_settings, new_workspace, running_app
 
 
-async def member_row(lk, email="dev@example.com"):
-    return await lk.db.fetch_one(sa.select(members).where(members.c.email == email))
+async def member_row(lk: Running, email: str = "dev@example.com") -> Record:
+    row = await lk.db.fetch_one(sa.select(members).where(members.c.email == email))
+    assert row is not None, f"no member {email}"
+    return row
 
 
-async def session_count(lk) -> int:
-    return await lk.db.fetch_val(sa.select(sa.func.count()).select_from(dashboard_sessions))
+async def session_count(lk: Running) -> int:
+    n: int = await lk.db.fetch_val(sa.select(sa.func.count()).select_from(dashboard_sessions))
+    return n
 
 
-async def test_a_member_signs_in_and_sees_the_dashboard(lk, member):
+async def test_a_member_signs_in_and_sees_the_dashboard(lk: Running, member: Member) -> None:
     response = await try_sign_in(lk.client, "Dev@Example.com ", PASSWORD)  # case and spaces do not matter
     assert response.status_code == 303 and response.headers["location"] == "/dashboard/sandbox/integrations"
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith("latchkey_dashboard=") and "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert (
+        cookie.startswith("latchkey_dashboard=")
+        and "HttpOnly" in cookie
+        and "SameSite=lax" in cookie
+        and "Path=/" in cookie
+    )
     page = await lk.client.get("/dashboard/sandbox/integrations")
     assert page.status_code == 200 and "dev@example.com" in page.text and "Test workspace" in page.text
     assert page.headers["cache-control"] == "no-store"
@@ -37,35 +47,40 @@ async def test_a_member_signs_in_and_sees_the_dashboard(lk, member):
     assert await session_count(lk) == 1
 
 
-async def test_the_session_cookie_holds_no_row_key(lk, member):
+async def test_the_session_cookie_holds_no_row_key(lk: Running, member: Member) -> None:
     await sign_in(lk.client, member)
     cookie = lk.client.cookies.get("latchkey_dashboard")
+    assert cookie is not None
     [stored] = await lk.db.fetch_all(sa.select(dashboard_sessions.c.id_hash))
     assert stored["id_hash"] not in cookie  # only the SHA-256 of the session ID is stored
 
 
-async def test_signed_out_visitors_are_sent_to_sign_in(lk, member):
+async def test_signed_out_visitors_are_sent_to_sign_in(lk: Running, member: Member) -> None:
     response = await lk.client.get("/dashboard/sandbox/connections")
     assert response.status_code == 303
     assert response.headers["location"] == "/dashboard/sign-in?next=%2Fdashboard%2Fsandbox%2Fconnections"
     assert (await lk.client.get("/dashboard")).headers["location"] == "/dashboard/sandbox/integrations"
 
 
-async def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(lk, member):
+async def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(lk: Running, member: Member) -> None:
     page = await lk.client.get("/dashboard/sign-in?next=/dashboard/production/webhooks")
     assert 'name="next" value="/dashboard/production/webhooks"' in page.text
-    for target, expected in (("/dashboard/production/webhooks", "/dashboard/production/webhooks"),
-                             ("//evil.example/dashboard/", "/dashboard/sandbox/integrations"),
-                             ("https://evil.example/", "/dashboard/sandbox/integrations"),
-                             ("/dashboard/\\evil.example", "/dashboard/sandbox/integrations")):
+    for target, expected in (
+        ("/dashboard/production/webhooks", "/dashboard/production/webhooks"),
+        ("//evil.example/dashboard/", "/dashboard/sandbox/integrations"),
+        ("https://evil.example/", "/dashboard/sandbox/integrations"),
+        ("/dashboard/\\evil.example", "/dashboard/sandbox/integrations"),
+    ):
         lk.client.cookies.clear()
         page = await lk.client.get("/dashboard/sign-in")
-        response = await lk.client.post("/dashboard/sign-in", data={
-            "form_token": form_token(page.text), "email": member.email, "password": PASSWORD, "next": target})
+        response = await lk.client.post(
+            "/dashboard/sign-in",
+            data={"form_token": form_token(page.text), "email": member.email, "password": PASSWORD, "next": target},
+        )
         assert response.headers["location"] == expected
 
 
-async def test_a_wrong_password_is_refused_and_counted(lk, member):
+async def test_a_wrong_password_is_refused_and_counted(lk: Running, member: Member) -> None:
     response = await try_sign_in(lk.client, member.email, "wrong password, long enough")
     assert response.status_code == 400
     assert 'data-error-code="invalid_credentials"' in response.text
@@ -74,7 +89,7 @@ async def test_a_wrong_password_is_refused_and_counted(lk, member):
     assert (await member_row(lk))["failed_sign_ins"] == 1 and await session_count(lk) == 0
 
 
-async def test_an_unknown_email_gets_the_same_answer_as_a_wrong_password(lk, member):
+async def test_an_unknown_email_gets_the_same_answer_as_a_wrong_password(lk: Running, member: Member) -> None:
     unknown = await try_sign_in(lk.client, "nobody@example.com", PASSWORD)
     wrong = await try_sign_in(lk.client, member.email, "not the password at all")
     assert unknown.status_code == wrong.status_code == 400
@@ -82,13 +97,15 @@ async def test_an_unknown_email_gets_the_same_answer_as_a_wrong_password(lk, mem
     assert message in unknown.text and message in wrong.text
 
 
-async def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(lk, member):
+async def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(lk: Running, member: Member) -> None:
     for attempt in range(4):
         assert (await try_sign_in(lk.client, member.email, f"wrong-password-{attempt}")).status_code == 400
     fifth = await try_sign_in(lk.client, member.email, "wrong-password-4")
     assert fifth.status_code == 429 and 'data-error-code="account_locked"' in fifth.text
     row = await member_row(lk)
-    assert abs(as_utc(row["locked_until"]) - (utcnow() + timedelta(minutes=15))) < timedelta(seconds=30)
+    locked_until = as_utc(row["locked_until"])
+    assert locked_until is not None
+    assert abs(locked_until - (utcnow() + timedelta(minutes=15))) < timedelta(seconds=30)
 
     # While locked, even the right password is refused, and no session is made.
     right = await try_sign_in(lk.client, member.email, PASSWORD)
@@ -96,40 +113,47 @@ async def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(lk, mem
     assert await session_count(lk) == 0 and (await lk.client.get("/dashboard/sandbox/integrations")).status_code == 303
 
 
-async def test_the_lock_ends_after_its_time_and_is_per_account(lk, workspace, member):
+async def test_the_lock_ends_after_its_time_and_is_per_account(
+    lk: Running, workspace: Workspace, member: Member
+) -> None:
     other = await add_member(lk, workspace.id, email="other@example.com")
     for attempt in range(5):
         await try_sign_in(lk.client, member.email, f"wrong-password-{attempt}")
     assert (await try_sign_in(lk.client, other.email, PASSWORD)).status_code == 303  # another account is not locked
     lk.client.cookies.clear()
 
-    await lk.db.execute(members.update().where(members.c.email == member.email).values(locked_until=utcnow() - timedelta(seconds=1)))
+    await lk.db.execute(
+        members.update().where(members.c.email == member.email).values(locked_until=utcnow() - timedelta(seconds=1))
+    )
     assert (await try_sign_in(lk.client, member.email, PASSWORD)).status_code == 303
     row = await member_row(lk)
     assert row["locked_until"] is None and row["failed_sign_ins"] == 0
 
 
-async def test_a_right_password_resets_the_count(lk, member):
+async def test_a_right_password_resets_the_count(lk: Running, member: Member) -> None:
     for attempt in range(4):
         await try_sign_in(lk.client, member.email, f"wrong-password-{attempt}")
     assert (await try_sign_in(lk.client, member.email, PASSWORD)).status_code == 303
     assert (await member_row(lk))["failed_sign_ins"] == 0
 
 
-async def test_sign_in_without_the_form_token_is_refused(lk, member):
+async def test_sign_in_without_the_form_token_is_refused(lk: Running, member: Member) -> None:
     response = await lk.client.post("/dashboard/sign-in", data={"email": member.email, "password": PASSWORD})
     assert response.status_code == 403 and 'data-error-code="csrf_failed"' in response.text
     # A token from another browser (no matching cookie) is refused too: login CSRF.
     page = await lk.client.get("/dashboard/sign-in")
     token = form_token(page.text)
     lk.client.cookies.clear()
-    response = await lk.client.post("/dashboard/sign-in", data={"form_token": token, "email": member.email, "password": PASSWORD})
+    response = await lk.client.post(
+        "/dashboard/sign-in", data={"form_token": token, "email": member.email, "password": PASSWORD}
+    )
     assert response.status_code == 403 and await session_count(lk) == 0
 
 
-async def test_sign_out_ends_the_session_for_good(lk, member):
+async def test_sign_out_ends_the_session_for_good(lk: Running, member: Member) -> None:
     csrf = await sign_in(lk.client, member)
     stolen = lk.client.cookies.get("latchkey_dashboard")
+    assert stolen is not None
     response = await lk.client.post("/dashboard/sign-out", data={"csrf_token": csrf})
     assert response.status_code == 303 and response.headers["location"] == "/dashboard/sign-in"
     assert 'latchkey_dashboard=""' in response.headers["set-cookie"] or "Max-Age=0" in response.headers["set-cookie"]
@@ -140,7 +164,7 @@ async def test_sign_out_ends_the_session_for_good(lk, member):
     assert (await lk.client.get("/dashboard/sandbox/integrations")).status_code == 303
 
 
-async def test_a_forged_or_expired_cookie_is_ignored(lk, member):
+async def test_a_forged_or_expired_cookie_is_ignored(lk: Running, member: Member) -> None:
     lk.client.cookies.set("latchkey_dashboard", "forged.value.here")
     assert (await lk.client.get("/dashboard/sandbox/integrations")).status_code == 303
     await sign_in(lk.client, member)
@@ -148,7 +172,7 @@ async def test_a_forged_or_expired_cookie_is_ignored(lk, member):
     assert (await lk.client.get("/dashboard/sandbox/integrations")).status_code == 303
 
 
-async def test_over_https_the_cookie_is_host_prefixed_and_secure(tmp_path):
+async def test_over_https_the_cookie_is_host_prefixed_and_secure(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, base_url="https://latchkey.test")
     async with running_app(settings) as lk:
         workspace = await new_workspace(lk.services)
@@ -160,7 +184,7 @@ async def test_over_https_the_cookie_is_host_prefixed_and_secure(tmp_path):
         assert auth.session_cookie_name(settings) == "__Host-latchkey_dashboard"
 
 
-def test_passwords_are_hashed_with_scrypt_at_owasp_cost():
+def test_passwords_are_hashed_with_scrypt_at_owasp_cost() -> None:
     cost = passwords.ScryptCost()
     assert (2**cost.log2_n, cost.r, cost.p) == (2**15, 8, 3)
     encoded = passwords.hash_password(PASSWORD, cost)
@@ -171,7 +195,9 @@ def test_passwords_are_hashed_with_scrypt_at_owasp_cost():
     assert not passwords.verify_password(PASSWORD, "md5$whatever")
 
 
-async def test_a_cheaper_old_hash_is_upgraded_on_sign_in(lk, workspace, monkeypatch):
+async def test_a_cheaper_old_hash_is_upgraded_on_sign_in(
+    lk: Running, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     member = await add_member(lk, workspace.id)  # hashed at the tests' cheap cost
     monkeypatch.setattr(passwords, "DEFAULT_COST", passwords.ScryptCost(log2_n=11, r=8, p=1))
     assert (await try_sign_in(lk.client, member.email, PASSWORD)).status_code == 303
@@ -179,27 +205,30 @@ async def test_a_cheaper_old_hash_is_upgraded_on_sign_in(lk, workspace, monkeypa
 
 
 @pytest.mark.parametrize("path", ["/dashboard/staging/integrations", "/dashboard/staging/connections/conn_x"])
-async def test_unknown_environments_are_not_found(lk, member, path):
+async def test_unknown_environments_are_not_found(lk: Running, member: Member, path: str) -> None:
     await sign_in(lk.client, member)
     response = await lk.client.get(path)
     assert response.status_code == 404 and 'data-error-code="not_found"' in response.text
 
 
-async def test_sign_in_page_is_not_framed_and_posts_same_origin(lk):
+async def test_sign_in_page_is_not_framed_and_posts_same_origin(lk: Running) -> None:
     page = await lk.client.get("/dashboard/sign-in")
     assert page.status_code == 200 and isinstance(page, httpx.Response)
     assert page.headers["referrer-policy"] == "same-origin" and page.headers["x-frame-options"] == "DENY"
     assert "form-action 'self'" in page.headers["content-security-policy"]
 
 
-async def test_signing_in_again_ends_the_previous_session(lk, workspace, member):
+async def test_signing_in_again_ends_the_previous_session(lk: Running, workspace: Workspace, member: Member) -> None:
     """Two tabs: one signs in as one member, the other, open since before, as another."""
     other = await add_member(lk, workspace.id, email="other@example.com")
     page = await lk.client.get("/dashboard/sign-in")  # the second tab's form
     token, form_cookie = form_token(page.text), lk.client.cookies.get("latchkey_dashboard_sign_in")
+    assert form_cookie is not None
     await sign_in(lk.client, member)
     lk.client.cookies.set("latchkey_dashboard_sign_in", form_cookie)
-    response = await lk.client.post("/dashboard/sign-in", data={"form_token": token, "email": other.email, "password": PASSWORD})
+    response = await lk.client.post(
+        "/dashboard/sign-in", data={"form_token": token, "email": other.email, "password": PASSWORD}
+    )
     assert response.status_code == 303
     assert await session_count(lk) == 1
     assert "other@example.com" in (await lk.client.get("/dashboard/sandbox/integrations")).text

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from server.db.clock import utcnow
 from server.db.database import close_database, open_database
 from server.db.migrations import migrate
 from server.db.tables import workspaces
-from server.db.clock import utcnow
 
 
 @pytest.fixture
-def _database():
+def _database() -> None:
     """This test is about SQLite itself."""
 
 
-async def test_concurrent_read_then_write_transactions_all_commit(tmp_path):
+async def test_concurrent_read_then_write_transactions_all_commit(tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{tmp_path / 'pool.db'}")
     await db.connect()
     try:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from server.flow.allowlist import normalise_origin, origin_allowed, url_allowed, valid_allowlist_entry
 
 
 @pytest.fixture
-def _database():
+def _database() -> Iterator[None]:
     """No database in this module: skip the fresh Postgres database conftest makes for each test."""
     yield
 
@@ -30,25 +32,35 @@ ALLOWED = ("http://host.test/connected", "https://host.test/cb/")
         ("http://[::1]:3000", "http://[::1]:3000"),
     ],
 )
-def test_origins_are_normalised(value, normal):
+def test_origins_are_normalised(value: str, normal: str) -> None:
     assert normalise_origin(value) == normal
 
 
 @pytest.mark.parametrize(
     "value",
     [
-        None, "", "app.example.com", "//app.example.com", "ftp://app.example.com", "javascript:alert(1)",
-        "https://app.example.com/path", "https://app.example.com/?x=1", "https://app.example.com#x",
-        "https://user@app.example.com", "https://user:pw@app.example.com", "https://", "https://app.example.com:99999",
+        None,
+        "",
+        "app.example.com",
+        "//app.example.com",
+        "ftp://app.example.com",
+        "javascript:alert(1)",
+        "https://app.example.com/path",
+        "https://app.example.com/?x=1",
+        "https://app.example.com#x",
+        "https://user@app.example.com",
+        "https://user:pw@app.example.com",
+        "https://",
+        "https://app.example.com:99999",
         "null",
     ],
 )
-def test_values_that_are_not_bare_origins_are_refused(value):
+def test_values_that_are_not_bare_origins_are_refused(value: str | None) -> None:
     assert normalise_origin(value) is None
     assert origin_allowed(value, ["https://app.example.com"]) is False
 
 
-def test_origin_allowed_compares_normalised_forms():
+def test_origin_allowed_compares_normalised_forms() -> None:
     assert origin_allowed("https://APP.example.com:443", ["https://app.example.com/"])
     assert not origin_allowed("https://app.example.com:8443", ["https://app.example.com"])
     assert not origin_allowed("http://app.example.com", ["https://app.example.com"])
@@ -67,7 +79,7 @@ def test_origin_allowed_compares_normalised_forms():
         "https://host.test/cb/x/y?z=1",
     ],
 )
-def test_allowed_urls(url):
+def test_allowed_urls(url: str) -> None:
     assert url_allowed(url, ALLOWED) is True
 
 
@@ -104,28 +116,28 @@ def test_allowed_urls(url):
         "http:host.test/connected",
     ],
 )
-def test_refused_urls(url):
+def test_refused_urls(url: str | None) -> None:
     assert url_allowed(url, ALLOWED) is False
 
 
-def test_prefix_entries_match_whole_path_segments_only():
+def test_prefix_entries_match_whole_path_segments_only() -> None:
     assert url_allowed("http://host.test/cb/x", ["http://host.test/cb/"])
     assert not url_allowed("http://host.test/cb", ["http://host.test/cb/"])
     assert not url_allowed("http://host.test/cbx", ["http://host.test/cb"])
     assert not url_allowed("http://host.test/cb/x", ["http://host.test/cb"])
 
 
-def test_entries_with_a_query_or_fragment_never_match():
+def test_entries_with_a_query_or_fragment_never_match() -> None:
     assert not url_allowed("http://host.test/connected?a=1", ["http://host.test/connected?a=1"])
     assert not url_allowed("http://host.test/connected", ["http://host.test/connected#x"])
 
 
-def test_an_empty_allowlist_allows_nothing():
+def test_an_empty_allowlist_allows_nothing() -> None:
     assert not url_allowed("http://host.test/connected", [])
 
 
 @pytest.mark.parametrize("segment", ["%2e%2e", "%2E%2E", ".%2e", "%2e."])
-def test_percent_encoded_dot_segments_cannot_climb_out_of_a_prefix(segment):
+def test_percent_encoded_dot_segments_cannot_climb_out_of_a_prefix(segment: str) -> None:
     assert url_allowed(f"https://host.test/cb/{segment}/admin", ALLOWED) is False
 
 
@@ -140,5 +152,5 @@ def test_percent_encoded_dot_segments_cannot_climb_out_of_a_prefix(segment):
         ("app.example.com/cb", "url", False),
     ],
 )
-def test_valid_allowlist_entry(value, kind, ok):
+def test_valid_allowlist_entry(value: str, kind: str, ok: bool) -> None:
     assert valid_allowlist_entry(value, kind=kind) is ok

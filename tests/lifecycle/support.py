@@ -7,23 +7,28 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from databases.interfaces import Record
 
 from server.db.clock import utcnow
 from server.db.tables import connections
-from tests.harness import FAILURE_URL, SUCCESS_URL, free_port, make_settings, query_of
+from server.settings import Settings
+from tests.harness import FAILURE_URL, SUCCESS_URL, Running, Workspace, free_port, make_settings, query_of
+from tests.support.oauth_server import OAuthServer
 
 CLIENT_ID = "latchkey-client"
 CLIENT_SECRET = "s3cret-of-the-latchkey-client"
 
 
-def lifecycle_settings(tmp_path, **overrides):
+def lifecycle_settings(tmp_path: Path, **overrides: Any) -> Settings:
     """Fast retries, loopback receivers, and a background refresher that only looks when told to."""
     values: dict[str, Any] = {
         "webhook_allow_loopback": True,
@@ -46,8 +51,9 @@ class Received:
     body: bytes
 
     @property
-    def json(self) -> dict:
-        return json.loads(self.body)
+    def json(self) -> dict[str, Any]:
+        payload: dict[str, Any] = json.loads(self.body)
+        return payload
 
 
 @dataclass
@@ -69,11 +75,11 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/latchkey"
 
-    def start(self) -> "Receiver":
+    def start(self) -> Receiver:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 if owner.delay:
                     time.sleep(owner.delay)
@@ -100,7 +106,8 @@ class Receiver:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-            self._thread and self._thread.join(timeout=5)
+            if self._thread is not None:
+                self._thread.join(timeout=5)
             self._server = None
 
     def of_type(self, event_type: str) -> list[Received]:
@@ -121,30 +128,42 @@ async def eventually(check: Callable[[], Any], timeout: float = 3.0, interval: f
         await asyncio.sleep(interval)
 
 
-async def add_webhook(lk, ws, url: str, env: str = "sandbox", events: list[str] | None = None) -> dict:
+async def add_webhook(
+    lk: Running, ws: Workspace, url: str, env: str = "sandbox", events: list[str] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"url": url}
     if events is not None:
         body["events"] = events
     made = await lk.client.post("/api/v1/webhooks", headers=ws.auth(env), json=body)
     assert made.status_code == 201, made.text
-    return made.json()["data"]
+    endpoint: dict[str, Any] = made.json()["data"]
+    return endpoint
 
 
-async def deliveries(lk, ws, endpoint_id: str, env: str = "sandbox") -> list[dict]:
+async def deliveries(lk: Running, ws: Workspace, endpoint_id: str, env: str = "sandbox") -> list[dict[str, Any]]:
     got = await lk.client.get(f"/api/v1/webhooks/{endpoint_id}/deliveries", headers=ws.auth(env))
     assert got.status_code == 200, got.text
-    return got.json()["data"]
+    attempts: list[dict[str, Any]] = got.json()["data"]
+    return attempts
 
 
 # ---- An OAuth integration at the test authorization server ---------------------------------------
 
 
-def write_integration(folder, server, slug: str = "acme") -> None:
+def write_integration(folder: Path, server: OAuthServer, slug: str = "acme") -> None:
     spec = {
-        "slug": slug, "name": "Acme CRM", "categories": ["crm"], "docs": "https://acme.example/docs",
+        "slug": slug,
+        "name": "Acme CRM",
+        "categories": ["crm"],
+        "docs": "https://acme.example/docs",
         "auth": {
-            "kind": "oauth2", "authorize_url": server.authorize_url, "token_url": server.token_url, "issuer": server.issuer,
-            "token_auth_method": "client_secret_basic", "pkce": True, "scope_separator": " ",
+            "kind": "oauth2",
+            "authorize_url": server.authorize_url,
+            "token_url": server.token_url,
+            "issuer": server.issuer,
+            "token_auth_method": "client_secret_basic",
+            "pkce": True,
+            "scope_separator": " ",
         },
         "scopes": {"crm_contact_read": ["contacts.read"], "crm_deal_read": ["deals.read"]},
     }
@@ -152,19 +171,28 @@ def write_integration(folder, server, slug: str = "acme") -> None:
     (folder / f"{slug}.json").write_text(json.dumps(spec))
 
 
-async def activate_acme(lk, ws) -> None:
+async def activate_acme(lk: Running, ws: Workspace) -> None:
     put = await lk.client.put(
-        "/api/v1/integrations/acme", headers=ws.auth("production"),
+        "/api/v1/integrations/acme",
+        headers=ws.auth("production"),
         json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scopes": ["crm_contact_read", "crm_deal_read"]},
     )
     assert put.status_code == 200, put.text
 
 
-async def connect(lk, ws, external_xref: str = "user-7") -> str:
+async def connect(lk: Running, ws: Workspace, external_xref: str = "user-7") -> str:
     """The whole authorization code flow against the test server; returns the connection ID."""
-    made = await lk.client.post("/api/v1/auth-urls", headers=ws.auth("production"), json={
-        "integration": "acme", "external_xref": external_xref, "scopes": ["crm_contact_read"],
-        "success_url": SUCCESS_URL, "failure_url": FAILURE_URL})
+    made = await lk.client.post(
+        "/api/v1/auth-urls",
+        headers=ws.auth("production"),
+        json={
+            "integration": "acme",
+            "external_xref": external_xref,
+            "scopes": ["crm_contact_read"],
+            "success_url": SUCCESS_URL,
+            "failure_url": FAILURE_URL,
+        },
+    )
     assert made.status_code == 201, made.text
     started = await lk.client.get(made.json()["data"]["url"])
     assert started.status_code == 302, started.text
@@ -175,20 +203,23 @@ async def connect(lk, ws, external_xref: str = "user-7") -> str:
     return query_of(back.headers["location"])["connection_id"]
 
 
-async def set_expiry(lk, connection_id: str, seconds_from_now: float) -> None:
+async def set_expiry(lk: Running, connection_id: str, seconds_from_now: float) -> None:
     await lk.db.execute(
-        connections.update().where(connections.c.id == connection_id).values(expires_at=utcnow() + timedelta(seconds=seconds_from_now))
+        connections.update()
+        .where(connections.c.id == connection_id)
+        .values(expires_at=utcnow() + timedelta(seconds=seconds_from_now))
     )
 
 
-def refresh_requests(oauth) -> list[dict]:
+def refresh_requests(oauth: OAuthServer) -> list[dict[str, Any]]:
     return [r for r in oauth.token_requests if r["grant_type"] == "refresh_token"]
 
 
-async def credentials(lk, ws, connection_id: str, env: str = "production") -> httpx.Response:
+async def credentials(lk: Running, ws: Workspace, connection_id: str, env: str = "production") -> httpx.Response:
     return await lk.client.get(f"/api/v1/connections/{connection_id}?include=credentials", headers=ws.auth(env))
 
 
-async def connection_row(lk, connection_id: str):
-    return await lk.db.fetch_one(sa.select(connections).where(connections.c.id == connection_id))
-
+async def connection_row(lk: Running, connection_id: str) -> Record:
+    row = await lk.db.fetch_one(sa.select(connections).where(connections.c.id == connection_id))
+    assert row is not None, f"no connection {connection_id}"
+    return row

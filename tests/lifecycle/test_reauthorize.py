@@ -3,41 +3,53 @@ connect session naming it, is healthy again under the same ID."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
 from server.db.connections import credentials_aad
 from server.db.tables import connections
-from tests.harness import FAILURE_URL, SUCCESS_URL, query_of
+from server.settings import Settings
+from tests.harness import FAILURE_URL, SUCCESS_URL, Running, Workspace, query_of
 from tests.lifecycle.support import Receiver, add_webhook, eventually, lifecycle_settings
 from tests.routes.test_sandbox_flow import run_to_consent
 
 
 @pytest.fixture
-def settings(tmp_path, _database):
+def settings(tmp_path: Path, _database: None) -> Settings:
     return lifecycle_settings(tmp_path)
 
 
-async def approve(lk, request_token: str) -> str:
+async def approve(lk: Running, request_token: str) -> str:
     decided = await lk.client.post("/sandbox/oauth/decide", data={"request": request_token, "decision": "approve"})
     back = await lk.client.get(decided.headers["location"])
     assert back.status_code == 302 and back.headers["location"].startswith(SUCCESS_URL + "?"), back.text
     return query_of(back.headers["location"])["connection_id"]
 
 
-async def break_refresh_token(lk, connection_id: str) -> None:
+async def break_refresh_token(lk: Running, connection_id: str) -> None:
     """Store a refresh token the sandbox provider refuses, as a provider-side revocation would."""
     row = await lk.db.fetch_one(sa.select(connections).where(connections.c.id == connection_id))
+    assert row is not None
     aad = credentials_aad(row["workspace_id"], row["environment"], row["integration"], row["external_xref"])
     sealer = lk.services.sealer
     creds = {**sealer.open_json(row["credentials_enc"], aad), "refresh_token": "revoked-by-the-provider"}
-    await lk.db.execute(connections.update().where(connections.c.id == connection_id).values(credentials_enc=sealer.seal_json(creds, aad)))
+    await lk.db.execute(
+        connections.update()
+        .where(connections.c.id == connection_id)
+        .values(credentials_enc=sealer.seal_json(creds, aad))
+    )
 
 
-async def test_an_unhealthy_connection_is_healthy_again_after_re_authorization(lk, workspace):
+async def test_an_unhealthy_connection_is_healthy_again_after_re_authorization(
+    lk: Running, workspace: Workspace
+) -> None:
     receiver = Receiver().start()
     try:
-        await add_webhook(lk, workspace, receiver.url, events=["connection.unhealthy", "connection.updated", "connection.created"])
+        await add_webhook(
+            lk, workspace, receiver.url, events=["connection.unhealthy", "connection.updated", "connection.created"]
+        )
         _, request_token = await run_to_consent(lk, workspace)
         connection_id = await approve(lk, request_token)
         await break_refresh_token(lk, connection_id)
@@ -46,8 +58,11 @@ async def test_an_unhealthy_connection_is_healthy_again_after_re_authorization(l
         unhealthy_since = checked["data"]["status_changed_at"]
         await eventually(lambda: receiver.of_type("connection.unhealthy"))
 
-        session = await lk.client.post("/api/v1/connect-sessions", headers=workspace.auth(), json={
-            "connection_id": connection_id, "success_url": SUCCESS_URL, "failure_url": FAILURE_URL})
+        session = await lk.client.post(
+            "/api/v1/connect-sessions",
+            headers=workspace.auth(),
+            json={"connection_id": connection_id, "success_url": SUCCESS_URL, "failure_url": FAILURE_URL},
+        )
         assert session.status_code == 201, session.text
         picker = await lk.client.get(session.json()["data"]["url"])
         assert picker.status_code == 200, picker.text
@@ -61,10 +76,16 @@ async def test_an_unhealthy_connection_is_healthy_again_after_re_authorization(l
         assert got["status"] == "healthy" and got["status_reason"] is None
         assert got["status_changed_at"] > unhealthy_since
         assert await lk.db.fetch_val(sa.select(sa.func.count()).select_from(connections)) == 1
-        rechecked = (await lk.client.post(f"/api/v1/connections/{connection_id}/check", headers=workspace.auth())).json()
+        rechecked = (
+            await lk.client.post(f"/api/v1/connections/{connection_id}/check", headers=workspace.auth())
+        ).json()
         assert rechecked["check"]["outcome"] == "refreshed" and rechecked["data"]["status"] == "healthy"
         [updated] = await eventually(lambda: receiver.of_type("connection.updated"))
         assert updated.json["data"]["connection_id"] == connection_id
-        assert [r.json["type"] for r in receiver.requests] == ["connection.created", "connection.unhealthy", "connection.updated"]
+        assert [r.json["type"] for r in receiver.requests] == [
+            "connection.created",
+            "connection.unhealthy",
+            "connection.updated",
+        ]
     finally:
         receiver.stop()

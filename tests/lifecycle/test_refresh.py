@@ -4,8 +4,10 @@ revocation, outages, and one refresh however many readers ask at once."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +15,8 @@ from standardwebhooks import Webhook
 
 from server.db.clock import as_utc, utcnow
 from server.db.tables import connections
-from tests.harness import BASE_URL, new_workspace, running_app
+from server.settings import Settings
+from tests.harness import BASE_URL, Provisioned, Running, Workspace, new_workspace, running_app
 from tests.lifecycle.support import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -29,10 +32,11 @@ from tests.lifecycle.support import (
     set_expiry,
     write_integration,
 )
+from tests.support.oauth_server import OAuthServer
 
 
 @pytest.fixture
-def acme_settings(tmp_path, oauth_server):
+def acme_settings(tmp_path: Path, oauth_server: OAuthServer) -> Settings:
     oauth_server.register_client(CLIENT_ID, CLIENT_SECRET, [f"{BASE_URL}/auth/acme/callback"])
     folder = tmp_path / "catalog"
     write_integration(folder, oauth_server)
@@ -40,15 +44,21 @@ def acme_settings(tmp_path, oauth_server):
 
 
 @pytest.fixture
-async def acme(acme_settings, oauth_server):
+async def acme(acme_settings: Settings, oauth_server: OAuthServer) -> AsyncIterator[Provisioned]:
     async with running_app(acme_settings) as lk:
-        lk.ws = await new_workspace(lk.services, activate=())
-        await activate_acme(lk, lk.ws)
-        lk.oauth = oauth_server
-        yield lk
+        ws = await new_workspace(lk.services, activate=())
+        await activate_acme(lk, ws)
+        yield Provisioned.of(lk, ws, oauth_server)
 
 
-async def test_an_expired_access_token_is_refreshed_before_it_is_returned(acme):
+def stored_time(value: datetime | None) -> datetime:
+    """A time read back from the database (UTC), which must be set."""
+    stamp = as_utc(value)
+    assert stamp is not None
+    return stamp
+
+
+async def test_an_expired_access_token_is_refreshed_before_it_is_returned(acme: Provisioned) -> None:
     connection_id = await connect(acme, acme.ws)
     before = (await credentials(acme, acme.ws, connection_id)).json()["data"]["credentials"]
     await set_expiry(acme, connection_id, -60)
@@ -62,13 +72,17 @@ async def test_an_expired_access_token_is_refreshed_before_it_is_returned(acme):
     assert data["credentials"]["refresh_token"] == before["refresh_token"]  # no rotation: the old one stays
     assert as_utc_iso(data["expires_at"]) > utcnow() + timedelta(minutes=50)
     [request] = refresh_requests(acme.oauth)
-    assert request["auth_method"] == "client_secret_basic" and request["client_id"] == CLIENT_ID and request["status"] == 200
+    assert (
+        request["auth_method"] == "client_secret_basic"
+        and request["client_id"] == CLIENT_ID
+        and request["status"] == 200
+    )
     again = await credentials(acme, acme.ws, connection_id)
     assert again.json()["data"]["credentials"]["access_token"] == data["credentials"]["access_token"]
     assert len(refresh_requests(acme.oauth)) == 1  # fresh now: no second refresh
 
 
-async def test_a_token_expiring_within_five_minutes_is_refreshed_and_a_later_one_is_not(acme):
+async def test_a_token_expiring_within_five_minutes_is_refreshed_and_a_later_one_is_not(acme: Provisioned) -> None:
     connection_id = await connect(acme, acme.ws)
     await set_expiry(acme, connection_id, 400)
     assert (await credentials(acme, acme.ws, connection_id)).status_code == 200
@@ -78,7 +92,7 @@ async def test_a_token_expiring_within_five_minutes_is_refreshed_and_a_later_one
     assert len(refresh_requests(acme.oauth)) == 1
 
 
-async def test_a_rotated_refresh_token_is_stored_and_the_old_one_is_dead(acme):
+async def test_a_rotated_refresh_token_is_stored_and_the_old_one_is_dead(acme: Provisioned) -> None:
     acme.oauth.rotate_refresh_tokens = True
     connection_id = await connect(acme, acme.ws)
     old = (await credentials(acme, acme.ws, connection_id)).json()["data"]["credentials"]["refresh_token"]
@@ -88,7 +102,10 @@ async def test_a_rotated_refresh_token_is_stored_and_the_old_one_is_dead(acme):
 
     assert new != old and new in acme.oauth.issued_refresh_tokens()
     replay = await asyncio.to_thread(
-        httpx.post, acme.oauth.token_url, data={"grant_type": "refresh_token", "refresh_token": old}, auth=(CLIENT_ID, CLIENT_SECRET)
+        httpx.post,
+        acme.oauth.token_url,
+        data={"grant_type": "refresh_token", "refresh_token": old},
+        auth=(CLIENT_ID, CLIENT_SECRET),
     )
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     # The stored (new) one keeps working: a second refresh succeeds with it.
@@ -98,7 +115,7 @@ async def test_a_rotated_refresh_token_is_stored_and_the_old_one_is_dead(acme):
     assert refresh_requests(acme.oauth)[-1]["form"]["refresh_token"] == new
 
 
-async def test_a_revoked_refresh_token_makes_the_connection_unhealthy_with_a_webhook(acme):
+async def test_a_revoked_refresh_token_makes_the_connection_unhealthy_with_a_webhook(acme: Provisioned) -> None:
     receiver = Receiver().start()
     try:
         endpoint = await add_webhook(acme, acme.ws, receiver.url, env="production", events=["connection.unhealthy"])
@@ -109,7 +126,9 @@ async def test_a_revoked_refresh_token_makes_the_connection_unhealthy_with_a_web
         got = await credentials(acme, acme.ws, connection_id)
 
         assert got.status_code == 409 and got.json()["error"]["code"] == "connection_unhealthy"
-        plain = (await acme.client.get(f"/api/v1/connections/{connection_id}", headers=acme.ws.auth("production"))).json()["data"]
+        plain = (
+            await acme.client.get(f"/api/v1/connections/{connection_id}", headers=acme.ws.auth("production"))
+        ).json()["data"]
         assert plain["status"] == "unhealthy" and "invalid_grant" in plain["status_reason"]
         assert as_utc_iso(plain["status_changed_at"]) > utcnow() - timedelta(seconds=10)
         [hook] = await eventually(lambda: receiver.of_type("connection.unhealthy"))
@@ -126,7 +145,7 @@ async def test_a_revoked_refresh_token_makes_the_connection_unhealthy_with_a_web
         receiver.stop()
 
 
-async def test_twenty_concurrent_reads_make_exactly_one_refresh_request(acme):
+async def test_twenty_concurrent_reads_make_exactly_one_refresh_request(acme: Provisioned) -> None:
     acme.oauth.rotate_refresh_tokens = True
     connection_id = await connect(acme, acme.ws)
     await set_expiry(acme, connection_id, -1)
@@ -141,21 +160,21 @@ async def test_twenty_concurrent_reads_make_exactly_one_refresh_request(acme):
     assert row["refresh_lock_until"] is None  # the lease was given back
 
 
-async def test_two_processes_sharing_the_database_refresh_once(acme, acme_settings):
+async def test_two_processes_sharing_the_database_refresh_once(acme: Provisioned, acme_settings: Settings) -> None:
     acme.oauth.rotate_refresh_tokens = True
     connection_id = await connect(acme, acme.ws)
     await set_expiry(acme, connection_id, -1)
     async with running_app(acme_settings) as other:
         assert other.db is not acme.db
-        answers = await asyncio.gather(*(
-            credentials(app, acme.ws, connection_id) for _ in range(10) for app in (acme, other)
-        ))
+        answers = await asyncio.gather(
+            *(credentials(app, acme.ws, connection_id) for _ in range(10) for app in (acme, other))
+        )
     assert [a.status_code for a in answers] == [200] * 20
     assert len({a.json()["data"]["credentials"]["access_token"] for a in answers}) == 1
     assert len(refresh_requests(acme.oauth)) == 1
 
 
-async def test_a_provider_outage_keeps_the_status_and_backs_off(acme):
+async def test_a_provider_outage_keeps_the_status_and_backs_off(acme: Provisioned) -> None:
     connection_id = await connect(acme, acme.ws)
     await set_expiry(acme, connection_id, -1)
     acme.oauth.token_mode = "status_500"
@@ -165,7 +184,7 @@ async def test_a_provider_outage_keeps_the_status_and_backs_off(acme):
     assert got.status_code == 502 and got.json()["error"]["code"] == "provider_error"
     row = await connection_row(acme, connection_id)
     assert row["status"] == "healthy" and row["refresh_failures"] == 1
-    assert as_utc(row["next_refresh_at"]) > utcnow()
+    assert stored_time(row["next_refresh_at"]) > utcnow()
     # The provider is back: the next read refreshes at once (a reader does not wait out the backoff).
     acme.oauth.token_mode = "normal"
     again = await credentials(acme, acme.ws, connection_id)
@@ -174,19 +193,23 @@ async def test_a_provider_outage_keeps_the_status_and_backs_off(acme):
     assert row["refresh_failures"] == 0 and row["next_refresh_at"] is None and row["refresh_error"] is None
 
 
-async def test_a_token_still_valid_is_handed_out_while_the_provider_is_down(acme):
+async def test_a_token_still_valid_is_handed_out_while_the_provider_is_down(acme: Provisioned) -> None:
     connection_id = await connect(acme, acme.ws)
     await set_expiry(acme, connection_id, 120)  # inside the 5-minute margin, not yet expired
     acme.oauth.token_mode = "status_500"
     got = await credentials(acme, acme.ws, connection_id)
-    assert got.status_code == 200 and got.json()["data"]["credentials"]["access_token"] == acme.oauth.issued_access_tokens()[0]
+    assert (
+        got.status_code == 200
+        and got.json()["data"]["credentials"]["access_token"] == acme.oauth.issued_access_tokens()[0]
+    )
     assert len(refresh_requests(acme.oauth)) == 1
 
 
-async def test_failing_for_longer_than_the_grace_period_makes_it_unhealthy(acme):
+async def test_failing_for_longer_than_the_grace_period_makes_it_unhealthy(acme: Provisioned) -> None:
     connection_id = await connect(acme, acme.ws)
     await acme.db.execute(
-        connections.update().where(connections.c.id == connection_id)
+        connections.update()
+        .where(connections.c.id == connection_id)
         .values(refresh_failures=9, refresh_failing_since=utcnow() - timedelta(hours=25))
     )
     acme.oauth.token_mode = "status_500"
@@ -199,7 +222,7 @@ async def test_failing_for_longer_than_the_grace_period_makes_it_unhealthy(acme)
     assert body["check"]["outcome"] == "failed" and body["check"]["error"]["code"] == "provider_error"
 
 
-async def test_a_health_check_refreshes_and_reports(acme):
+async def test_a_health_check_refreshes_and_reports(acme: Provisioned) -> None:
     connection_id = await connect(acme, acme.ws)
     checked = await acme.client.post(f"/api/v1/connections/{connection_id}/check", headers=acme.ws.auth("production"))
     assert checked.status_code == 200
@@ -207,27 +230,40 @@ async def test_a_health_check_refreshes_and_reports(acme):
     assert checked.json()["data"]["status"] == "healthy" and "credentials" not in checked.json()["data"]
     assert len(refresh_requests(acme.oauth)) == 1
     acme.oauth.revoke_refresh_tokens()
-    failed = (await acme.client.post(f"/api/v1/connections/{connection_id}/check", headers=acme.ws.auth("production"))).json()
+    failed = (
+        await acme.client.post(f"/api/v1/connections/{connection_id}/check", headers=acme.ws.auth("production"))
+    ).json()
     assert failed["data"]["status"] == "unhealthy" and failed["check"]["error"]["code"] == "invalid_grant"
     missing = await acme.client.post("/api/v1/connections/conn_nope/check", headers=acme.ws.auth("production"))
     assert missing.status_code == 404
 
 
-async def test_a_check_on_an_unhealthy_connection_that_refreshes_makes_it_healthy_again(acme):
+async def test_a_check_on_an_unhealthy_connection_that_refreshes_makes_it_healthy_again(acme: Provisioned) -> None:
     receiver = Receiver().start()
     try:
         await add_webhook(acme, acme.ws, receiver.url, env="production", events=["connection.updated"])
         connection_id = await connect(acme, acme.ws)
-        await acme.db.execute(connections.update().where(connections.c.id == connection_id)
-                              .values(status="unhealthy", status_reason="Refreshing failed for more than 24 h."))
-        checked = (await acme.client.post(f"/api/v1/connections/{connection_id}/check", headers=acme.ws.auth("production"))).json()
+        await acme.db.execute(
+            connections.update()
+            .where(connections.c.id == connection_id)
+            .values(status="unhealthy", status_reason="Refreshing failed for more than 24 h.")
+        )
+        checked = (
+            await acme.client.post(f"/api/v1/connections/{connection_id}/check", headers=acme.ws.auth("production"))
+        ).json()
         assert checked["data"]["status"] == "healthy" and checked["data"]["status_reason"] is None
-        await eventually(lambda: any(r.json["data"].get("connection_id") == connection_id for r in receiver.of_type("connection.updated")))
+        await eventually(
+            lambda: any(
+                r.json["data"].get("connection_id") == connection_id for r in receiver.of_type("connection.updated")
+            )
+        )
     finally:
         receiver.stop()
 
 
-async def test_the_background_refresher_refreshes_ahead_of_expiry(tmp_path, acme_settings, oauth_server):
+async def test_the_background_refresher_refreshes_ahead_of_expiry(
+    tmp_path: Path, acme_settings: Settings, oauth_server: OAuthServer
+) -> None:
     settings = replace(acme_settings, refresh_poll_interval=0.05, refresh_ahead=600, refresh_rate=6)
     async with running_app(settings) as lk:
         ws = await new_workspace(lk.services, activate=())
@@ -242,23 +278,30 @@ async def test_the_background_refresher_refreshes_ahead_of_expiry(tmp_path, acme
         # At most 6 a minute: the second waits its turn (10 s), and stopping does not wait for it.
         assert len(refresh_requests(oauth_server)) == 1
         row = await connection_row(lk, first)
-        assert as_utc(row["expires_at"]) > utcnow() + timedelta(minutes=50) and row["refreshed_at"] is not None
-        assert as_utc((await connection_row(lk, second))["expires_at"]) < utcnow() + timedelta(minutes=6)
+        assert stored_time(row["expires_at"]) > utcnow() + timedelta(minutes=50) and row["refreshed_at"] is not None
+        assert stored_time((await connection_row(lk, second))["expires_at"]) < utcnow() + timedelta(minutes=6)
 
 
-async def test_sandbox_connections_refresh_against_the_sandbox_provider(lk, workspace):
-    made = await lk.client.post("/api/v1/connections", headers=workspace.auth(), json={"integration": "hubspot", "external_xref": "u-1"})
+async def test_sandbox_connections_refresh_against_the_sandbox_provider(lk: Running, workspace: Workspace) -> None:
+    made = await lk.client.post(
+        "/api/v1/connections", headers=workspace.auth(), json={"integration": "hubspot", "external_xref": "u-1"}
+    )
     assert made.status_code == 201, made.text
     connection_id = made.json()["data"]["id"]
     old = (await credentials(lk, workspace, connection_id, env="sandbox")).json()["data"]["credentials"]
     await set_expiry(lk, connection_id, -5)
     new = (await credentials(lk, workspace, connection_id, env="sandbox")).json()["data"]
-    assert new["credentials"]["access_token"].startswith("sbx_at_") and new["credentials"]["access_token"] != old["access_token"]
+    assert (
+        new["credentials"]["access_token"].startswith("sbx_at_")
+        and new["credentials"]["access_token"] != old["access_token"]
+    )
     assert as_utc_iso(new["expires_at"]) > utcnow() + timedelta(minutes=50)
 
 
-async def test_api_key_connections_are_reported_as_not_refreshable(lk, workspace):
-    made = await lk.client.post("/api/v1/connections", headers=workspace.auth(), json={"integration": "stripe", "external_xref": "u-1"})
+async def test_api_key_connections_are_reported_as_not_refreshable(lk: Running, workspace: Workspace) -> None:
+    made = await lk.client.post(
+        "/api/v1/connections", headers=workspace.auth(), json={"integration": "stripe", "external_xref": "u-1"}
+    )
     connection_id = made.json()["data"]["id"]
     checked = (await lk.client.post(f"/api/v1/connections/{connection_id}/check", headers=workspace.auth())).json()
     assert checked["check"] == {"outcome": "not_refreshable", "error": None} and checked["data"]["status"] == "healthy"

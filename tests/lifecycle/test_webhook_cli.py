@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from server.cli import main
@@ -9,23 +11,36 @@ from tests import harness
 
 
 @pytest.fixture
-def cli_env(tmp_path, monkeypatch):
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LATCHKEY_DATABASE_URL", harness.test_database_url(tmp_path))
     monkeypatch.setenv("LATCHKEY_SECRET_KEY", harness.SECRET)
     monkeypatch.setenv("LATCHKEY_WEBHOOK_ALLOW_LOOPBACK", "off")
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def test_webhook_add_list_remove(cli_env, capsys):
+def test_webhook_add_list_remove(cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "workspace", "create", "--name", "Acme")
     workspace = out.split()[1]
-    code, out, _ = run(capsys, "webhook", "add", "--workspace", workspace, "--env", "production",
-                       "--url", "https://hooks.example.com/latchkey", "--event", "connection.unhealthy", "--event", "auth.failed")
+    code, out, _ = run(
+        capsys,
+        "webhook",
+        "add",
+        "--workspace",
+        workspace,
+        "--env",
+        "production",
+        "--url",
+        "https://hooks.example.com/latchkey",
+        "--event",
+        "connection.unhealthy",
+        "--event",
+        "auth.failed",
+    )
     assert code == 0
     endpoint_id = out.split()[1]
     assert endpoint_id.startswith("whep_") and "whsec_" in out and "connection.unhealthy, auth.failed" in out
@@ -40,12 +55,18 @@ def test_webhook_add_list_remove(cli_env, capsys):
     assert run(capsys, "webhook", "list", "--workspace", workspace, "--env", "production")[1] == ""
 
 
-def test_webhook_add_refuses_unsafe_urls_and_unknown_workspaces(cli_env, capsys):
+def test_webhook_add_refuses_unsafe_urls_and_unknown_workspaces(
+    cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, out, _ = run(capsys, "workspace", "create", "--name", "Acme")
     workspace = out.split()[1]
-    code, _, err = run(capsys, "webhook", "add", "--workspace", workspace, "--env", "sandbox", "--url", "http://127.0.0.1:8001/x")
+    code, _, err = run(
+        capsys, "webhook", "add", "--workspace", workspace, "--env", "sandbox", "--url", "http://127.0.0.1:8001/x"
+    )
     assert code == 2 and "loopback" in err
-    code, _, err = run(capsys, "webhook", "add", "--workspace", "ws_nope", "--env", "sandbox", "--url", "https://hooks.example.com/x")
+    code, _, err = run(
+        capsys, "webhook", "add", "--workspace", "ws_nope", "--env", "sandbox", "--url", "https://hooks.example.com/x"
+    )
     assert code == 2 and "No such workspace" in err
     code, _, err = run(capsys, "webhook", "remove", "--workspace", workspace, "--env", "sandbox", "whep_nope")
     assert code == 2

@@ -8,20 +8,34 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from server.db.tables import connections, flows
-from server.flow.signing import SALT_STATE
-from tests.harness import BASE_URL, FAILURE_URL, SUCCESS_URL, make_settings, new_workspace, query_of, running_app
+from server.signing import SALT_STATE
+from tests.harness import (
+    BASE_URL,
+    FAILURE_URL,
+    SUCCESS_URL,
+    Provisioned,
+    Running,
+    make_settings,
+    new_workspace,
+    query_of,
+    running_app,
+)
+from tests.support.oauth_server import OAuthServer
 
 CLIENT_ID = "latchkey-client"
 CLIENT_SECRET = "s3cret-of-the-latchkey-client"
 
 
-def write_integration(folder, server, slug="acme", **auth_overrides):
+def write_integration(folder: Path, server: OAuthServer, slug: str = "acme", **auth_overrides: Any) -> None:
     auth = {
         "kind": "oauth2",
         "authorize_url": server.authorize_url,
@@ -33,16 +47,23 @@ def write_integration(folder, server, slug="acme", **auth_overrides):
         **auth_overrides,
     }
     spec = {
-        "slug": slug, "name": "Acme CRM", "categories": ["crm"], "docs": "https://acme.example/docs",
+        "slug": slug,
+        "name": "Acme CRM",
+        "categories": ["crm"],
+        "docs": "https://acme.example/docs",
         "auth": auth,
-        "scopes": {"crm_contact_read": ["contacts.read"], "crm_deal_read": ["deals.read"], "user_profile": ["openid", "email"]},
+        "scopes": {
+            "crm_contact_read": ["contacts.read"],
+            "crm_deal_read": ["deals.read"],
+            "user_profile": ["openid", "email"],
+        },
     }
     folder.mkdir(exist_ok=True)
     (folder / f"{slug}.json").write_text(json.dumps(spec))
 
 
 @pytest.fixture
-async def prod(tmp_path, oauth_server):
+async def prod(tmp_path: Path, oauth_server: OAuthServer) -> AsyncIterator[Provisioned]:
     oauth_server.register_client(CLIENT_ID, CLIENT_SECRET, [f"{BASE_URL}/auth/acme/callback"])
     folder = tmp_path / "catalog"
     write_integration(folder, oauth_server)
@@ -50,25 +71,35 @@ async def prod(tmp_path, oauth_server):
     async with running_app(settings) as lk:
         ws = await new_workspace(lk.services, activate=())
         put = await lk.client.put(
-            "/api/v1/integrations/acme", headers=ws.auth("production"),
-            json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scopes": ["crm_contact_read", "crm_deal_read", "user_profile"]},
+            "/api/v1/integrations/acme",
+            headers=ws.auth("production"),
+            json={
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "scopes": ["crm_contact_read", "crm_deal_read", "user_profile"],
+            },
         )
         assert put.status_code == 200, put.text
-        lk.ws = ws
-        lk.oauth = oauth_server
-        yield lk
+        yield Provisioned.of(lk, ws, oauth_server)
 
 
-async def auth_url(lk, **overrides) -> str:
-    body = {"integration": "acme", "external_xref": "user-7", "scopes": ["crm_contact_read"], "success_url": SUCCESS_URL,
-            "failure_url": FAILURE_URL, "state": "xyz"}
+async def auth_url(lk: Provisioned, **overrides: Any) -> str:
+    body: dict[str, Any] = {
+        "integration": "acme",
+        "external_xref": "user-7",
+        "scopes": ["crm_contact_read"],
+        "success_url": SUCCESS_URL,
+        "failure_url": FAILURE_URL,
+        "state": "xyz",
+    }
     body.update(overrides)
     made = await lk.client.post("/api/v1/auth-urls", headers=lk.ws.auth("production"), json=body)
     assert made.status_code == 201, made.text
-    return made.json()["data"]["url"]
+    url: str = made.json()["data"]["url"]
+    return url
 
 
-async def start(lk, **overrides) -> httpx.Response:
+async def start(lk: Provisioned, **overrides: Any) -> httpx.Response:
     response = await lk.client.get(await auth_url(lk, **overrides))
     assert response.status_code == 302, response.text
     return response
@@ -81,11 +112,12 @@ def provider_redirect(authorize_url: str) -> str:
     return answer.headers["location"]
 
 
-async def connection_count(lk) -> int:
-    return await lk.db.fetch_val(sa.select(sa.func.count()).select_from(connections))
+async def connection_count(lk: Running) -> int:
+    n: int = await lk.db.fetch_val(sa.select(sa.func.count()).select_from(connections))
+    return n
 
 
-async def test_success_stores_connection_and_redirects_with_its_id(prod):
+async def test_success_stores_connection_and_redirects_with_its_id(prod: Provisioned) -> None:
     started = await start(prod)
     sent = query_of(started.headers["location"])
     assert sent["code_challenge_method"] == "S256" and len(sent["code_challenge"]) == 43
@@ -99,25 +131,33 @@ async def test_success_stores_connection_and_redirects_with_its_id(prod):
     [token_request] = prod.oauth.token_requests
     assert token_request["code_verifier_present"] and token_request["auth_method"] == "client_secret_basic"
     assert token_request["status"] == 200
-    got = await prod.client.get(f"/api/v1/connections/{result['connection_id']}?include=credentials", headers=prod.ws.auth("production"))
+    got = await prod.client.get(
+        f"/api/v1/connections/{result['connection_id']}?include=credentials", headers=prod.ws.auth("production")
+    )
     data = got.json()["data"]
     assert data["credentials"]["access_token"] in prod.oauth.issued_access_tokens()
     assert data["scopes_granted"] == ["crm_contact_read"] and data["provider_scopes"] == ["contacts.read"]
-    without = await prod.client.get(f"/api/v1/connections/{result['connection_id']}", headers=prod.ws.auth("production"))
+    without = await prod.client.get(
+        f"/api/v1/connections/{result['connection_id']}", headers=prod.ws.auth("production")
+    )
     assert "credentials" not in without.json()["data"]
 
 
-async def test_access_denied_reaches_failure_url_and_writes_nothing(prod):
+async def test_access_denied_reaches_failure_url_and_writes_nothing(prod: Provisioned) -> None:
     prod.oauth.decision = "deny"
     started = await start(prod)
     back = await prod.client.get(provider_redirect(started.headers["location"]))
     assert back.status_code == 302
     result = query_of(back.headers["location"])
-    assert back.headers["location"].startswith(FAILURE_URL) and result["error"] == "access_denied" and result["state"] == "xyz"
+    assert (
+        back.headers["location"].startswith(FAILURE_URL)
+        and result["error"] == "access_denied"
+        and result["state"] == "xyz"
+    )
     assert prod.oauth.token_requests == [] and await connection_count(prod) == 0
 
 
-async def test_tampered_state_gets_an_error_page_and_no_redirect(prod):
+async def test_tampered_state_gets_an_error_page_and_no_redirect(prod: Provisioned) -> None:
     started = await start(prod)
     callback = provider_redirect(started.headers["location"])
     state = query_of(callback)["state"]
@@ -128,14 +168,17 @@ async def test_tampered_state_gets_an_error_page_and_no_redirect(prod):
     assert prod.oauth.token_requests == [] and await connection_count(prod) == 0
 
 
-async def test_expired_state_is_rejected(tmp_path, oauth_server):
+async def test_expired_state_is_rejected(tmp_path: Path, oauth_server: OAuthServer) -> None:
     oauth_server.register_client(CLIENT_ID, CLIENT_SECRET, [f"{BASE_URL}/auth/acme/callback"])
     folder = tmp_path / "catalog"
     write_integration(folder, oauth_server)
-    async with running_app(make_settings(tmp_path, catalog_dir=folder, state_max_age=1)) as lk:
-        lk.ws = await new_workspace(lk.services, activate=())
-        await lk.client.put("/api/v1/integrations/acme", headers=lk.ws.auth("production"),
-                            json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    async with running_app(make_settings(tmp_path, catalog_dir=folder, state_max_age=1)) as running:
+        lk = Provisioned.of(running, await new_workspace(running.services, activate=()), oauth_server)
+        await lk.client.put(
+            "/api/v1/integrations/acme",
+            headers=lk.ws.auth("production"),
+            json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+        )
         started = await start(lk)
         callback = provider_redirect(started.headers["location"])
         await asyncio.sleep(2.1)
@@ -144,7 +187,7 @@ async def test_expired_state_is_rejected(tmp_path, oauth_server):
         assert oauth_server.token_requests == [] and await connection_count(lk) == 0
 
 
-async def test_replayed_state_is_rejected(prod):
+async def test_replayed_state_is_rejected(prod: Provisioned) -> None:
     started = await start(prod)
     callback = provider_redirect(started.headers["location"])
     first = await prod.client.get(callback)
@@ -154,7 +197,9 @@ async def test_replayed_state_is_rejected(prod):
     assert len(prod.oauth.token_requests) == 1 and await connection_count(prod) == 1
 
 
-async def test_state_of_another_integration_is_rejected(prod, oauth_server, tmp_path):
+async def test_state_of_another_integration_is_rejected(
+    prod: Provisioned, oauth_server: OAuthServer, tmp_path: Path
+) -> None:
     started = await start(prod)
     callback = provider_redirect(started.headers["location"])
     foreign = callback.replace("/auth/acme/callback", "/auth/sandbox/callback")
@@ -163,15 +208,26 @@ async def test_state_of_another_integration_is_rejected(prod, oauth_server, tmp_
     assert prod.oauth.token_requests == [] and await connection_count(prod) == 0
 
 
-async def test_state_from_another_workspace_cannot_carry_its_code(prod):
+async def test_state_from_another_workspace_cannot_carry_its_code(prod: Provisioned) -> None:
     """A code issued for workspace B's flow, pasted behind workspace A's state: nothing is written."""
     other = await new_workspace(prod.services, activate=())
     prod.oauth.register_client("other-client", "other-secret-000", [f"{BASE_URL}/auth/acme/callback"])
-    await prod.client.put("/api/v1/integrations/acme", headers=other.auth("production"),
-                          json={"client_id": "other-client", "client_secret": "other-secret-000"})
+    await prod.client.put(
+        "/api/v1/integrations/acme",
+        headers=other.auth("production"),
+        json={"client_id": "other-client", "client_secret": "other-secret-000"},
+    )
     mine = provider_redirect((await start(prod)).headers["location"])
-    made = await prod.client.post("/api/v1/auth-urls", headers=other.auth("production"), json={
-        "integration": "acme", "external_xref": "attacker", "success_url": SUCCESS_URL, "failure_url": FAILURE_URL})
+    made = await prod.client.post(
+        "/api/v1/auth-urls",
+        headers=other.auth("production"),
+        json={
+            "integration": "acme",
+            "external_xref": "attacker",
+            "success_url": SUCCESS_URL,
+            "failure_url": FAILURE_URL,
+        },
+    )
     theirs = provider_redirect((await prod.client.get(made.json()["data"]["url"])).headers["location"])
     forged = f"{BASE_URL}/auth/acme/callback?code={query_of(theirs)['code']}&state={query_of(mine)['state']}&iss={query_of(mine)['iss']}"
     back = await prod.client.get(forged)
@@ -180,7 +236,7 @@ async def test_state_from_another_workspace_cannot_carry_its_code(prod):
     assert await connection_count(prod) == 0
 
 
-async def test_callback_in_another_browser_is_refused_before_any_token_request(prod):
+async def test_callback_in_another_browser_is_refused_before_any_token_request(prod: Provisioned) -> None:
     started = await start(prod)
     callback = provider_redirect(started.headers["location"])
     prod.client.cookies.clear()
@@ -192,14 +248,19 @@ async def test_callback_in_another_browser_is_refused_before_any_token_request(p
     assert prod.oauth.token_requests == [] and await connection_count(prod) == 0
 
 
-async def test_pkce_verifier_is_checked_by_the_authorization_server(prod):
+async def test_pkce_verifier_is_checked_by_the_authorization_server(prod: Provisioned) -> None:
     started = await start(prod)
     callback = provider_redirect(started.headers["location"])
     # Swap the stored verifier for another one: the server must refuse the code.
     row = await prod.db.fetch_one(sa.select(flows.c.nonce))
+    assert row is not None
     await prod.db.execute(
-        flows.update().where(flows.c.nonce == row["nonce"]).values(
-            pkce_verifier_enc=prod.services.sealer.seal(b"a-different-verifier-" + b"x" * 40, f"flow:{row['nonce']}:pkce_verifier")
+        flows.update()
+        .where(flows.c.nonce == row["nonce"])
+        .values(
+            pkce_verifier_enc=prod.services.sealer.seal(
+                b"a-different-verifier-" + b"x" * 40, f"flow:{row['nonce']}:pkce_verifier"
+            )
         )
     )
     back = await prod.client.get(callback)
@@ -211,10 +272,15 @@ async def test_pkce_verifier_is_checked_by_the_authorization_server(prod):
 
 @pytest.mark.parametrize(
     ("mode", "code"),
-    [("status_500", "provider_error"), ("html", "provider_error"), ("no_access_token", "provider_error"),
-     ("invalid_grant", "provider_error"), ("hang", "provider_unavailable")],
+    [
+        ("status_500", "provider_error"),
+        ("html", "provider_error"),
+        ("no_access_token", "provider_error"),
+        ("invalid_grant", "provider_error"),
+        ("hang", "provider_unavailable"),
+    ],
 )
-async def test_bad_token_endpoint_answers_fail_cleanly(prod, mode, code):
+async def test_bad_token_endpoint_answers_fail_cleanly(prod: Provisioned, mode: str, code: str) -> None:
     prod.oauth.token_mode = mode
     prod.oauth.hang_seconds = 5
     started = await start(prod)
@@ -225,7 +291,7 @@ async def test_bad_token_endpoint_answers_fail_cleanly(prod, mode, code):
     assert len(prod.oauth.token_requests) == 1 and await connection_count(prod) == 0
 
 
-async def test_form_encoded_token_response_is_read(prod):
+async def test_form_encoded_token_response_is_read(prod: Provisioned) -> None:
     prod.oauth.token_mode = "form_encoded"
     started = await start(prod)
     back = await prod.client.get(provider_redirect(started.headers["location"]))
@@ -233,33 +299,44 @@ async def test_form_encoded_token_response_is_read(prod):
     assert await connection_count(prod) == 1
 
 
-async def test_issuer_mismatch_is_refused_before_the_token_request(prod):
+async def test_issuer_mismatch_is_refused_before_the_token_request(prod: Provisioned) -> None:
     started = await start(prod)
     callback = provider_redirect(started.headers["location"])
-    forged = callback.replace(f"iss={query_of(callback)['iss'].replace(':', '%3A').replace('/', '%2F')}", "iss=https%3A%2F%2Fevil.example")
+    forged = callback.replace(
+        f"iss={query_of(callback)['iss'].replace(':', '%3A').replace('/', '%2F')}", "iss=https%3A%2F%2Fevil.example"
+    )
     assert forged != callback
     back = await prod.client.get(forged)
     assert query_of(back.headers["location"])["error"] == "issuer_mismatch"
     assert prod.oauth.token_requests == [] and await connection_count(prod) == 0
 
 
-async def test_redirect_url_off_the_allowlist_is_refused_at_creation(prod):
-    made = await prod.client.post("/api/v1/auth-urls", headers=prod.ws.auth("production"), json={
-        "integration": "acme", "external_xref": "u", "success_url": "http://host.test.evil.example/connected",
-        "failure_url": FAILURE_URL})
+async def test_redirect_url_off_the_allowlist_is_refused_at_creation(prod: Provisioned) -> None:
+    made = await prod.client.post(
+        "/api/v1/auth-urls",
+        headers=prod.ws.auth("production"),
+        json={
+            "integration": "acme",
+            "external_xref": "u",
+            "success_url": "http://host.test.evil.example/connected",
+            "failure_url": FAILURE_URL,
+        },
+    )
     assert made.status_code == 400 and made.json()["error"]["code"] == "redirect_not_allowed"
 
 
-async def test_redirect_url_removed_from_allowlist_mid_flow_gets_an_error_page(prod):
+async def test_redirect_url_removed_from_allowlist_mid_flow_gets_an_error_page(prod: Provisioned) -> None:
     started = await start(prod)
     callback = provider_redirect(started.headers["location"])
-    await prod.client.patch("/api/v1/environment", headers=prod.ws.auth("production"), json={"allowed_redirect_urls": []})
+    await prod.client.patch(
+        "/api/v1/environment", headers=prod.ws.auth("production"), json={"allowed_redirect_urls": []}
+    )
     back = await prod.client.get(callback)
     assert back.status_code == 400 and "location" not in back.headers
     assert 'data-error-code="redirect_not_allowed"' in back.text
 
 
-async def test_concurrent_double_callback_makes_exactly_one_connection(prod):
+async def test_concurrent_double_callback_makes_exactly_one_connection(prod: Provisioned) -> None:
     started = await start(prod)
     callback = provider_redirect(started.headers["location"])
     first, second = await asyncio.gather(prod.client.get(callback), prod.client.get(callback))
@@ -268,7 +345,7 @@ async def test_concurrent_double_callback_makes_exactly_one_connection(prod):
     assert len(prod.oauth.token_requests) == 1 and await connection_count(prod) == 1
 
 
-async def test_reauthorizing_the_same_user_updates_the_same_connection(prod):
+async def test_reauthorizing_the_same_user_updates_the_same_connection(prod: Provisioned) -> None:
     ids = []
     for _ in range(2):
         started = await start(prod)
@@ -279,9 +356,18 @@ async def test_reauthorizing_the_same_user_updates_the_same_connection(prod):
     assert got.json()["data"]["credentials"]["access_token"] == prod.oauth.issued_access_tokens()[-1]
 
 
-async def test_scope_the_integration_cannot_grant_fails_with_invalid_scope(prod):
-    made = await prod.client.post("/api/v1/auth-urls", headers=prod.ws.auth("production"), json={
-        "integration": "acme", "external_xref": "u", "scopes": ["repo_read"], "success_url": SUCCESS_URL, "failure_url": FAILURE_URL})
+async def test_scope_the_integration_cannot_grant_fails_with_invalid_scope(prod: Provisioned) -> None:
+    made = await prod.client.post(
+        "/api/v1/auth-urls",
+        headers=prod.ws.auth("production"),
+        json={
+            "integration": "acme",
+            "external_xref": "u",
+            "scopes": ["repo_read"],
+            "success_url": SUCCESS_URL,
+            "failure_url": FAILURE_URL,
+        },
+    )
     assert made.status_code == 201
     started = await prod.client.get(made.json()["data"]["url"])
     assert started.status_code == 302
@@ -290,7 +376,7 @@ async def test_scope_the_integration_cannot_grant_fails_with_invalid_scope(prod)
     assert "repo_read" in result["error_description"]
 
 
-async def test_state_signed_with_our_key_but_forged_payload_is_not_accepted_without_flow_row(prod):
+async def test_state_signed_with_our_key_but_forged_payload_is_not_accepted_without_flow_row(prod: Provisioned) -> None:
     forged = prod.services.signer.sign(SALT_STATE, {"n": "no-such-flow", "i": "acme", "b": "0" * 64, "c": {}})
     back = await prod.client.get(f"/auth/acme/callback?code=abc&state={forged}")
     assert back.status_code == 400 and prod.oauth.token_requests == []

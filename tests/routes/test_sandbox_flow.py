@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import sqlalchemy as sa
 
 from server.db.tables import connections
-from tests.harness import FAILURE_URL, HOST_ORIGIN, SUCCESS_URL, query_of
+from tests.harness import FAILURE_URL, HOST_ORIGIN, SUCCESS_URL, Running, Workspace, query_of
 
 
-def picker_params(workspace, **extra):
-    params = {"workspace": workspace.id, "env": "sandbox", "external_xref": "user-42", "mode": "redirect",
-              "success_url": SUCCESS_URL, "failure_url": FAILURE_URL, "state": "host-state-1"}
+def picker_params(workspace: Workspace, **extra: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "workspace": workspace.id,
+        "env": "sandbox",
+        "external_xref": "user-42",
+        "mode": "redirect",
+        "success_url": SUCCESS_URL,
+        "failure_url": FAILURE_URL,
+        "state": "host-state-1",
+    }
     params.update(extra)
     return params
 
 
-async def start_link(lk, workspace, slug="sandbox", **extra) -> str:
+async def start_link(lk: Running, workspace: Workspace, slug: str = "sandbox", **extra: Any) -> str:
     page = await lk.client.get("/picker", params=picker_params(workspace, **extra))
     assert page.status_code == 200, page.text
     marker = f'href="/auth/{slug}/start?ctx='
@@ -23,7 +33,7 @@ async def start_link(lk, workspace, slug="sandbox", **extra) -> str:
     return page.text.split(marker, 1)[1].split('"', 1)[0].replace("&amp;", "&")
 
 
-async def run_to_consent(lk, workspace, **extra):
+async def run_to_consent(lk: Running, workspace: Workspace, **extra: Any) -> tuple[httpx.Response, str]:
     ctx = await start_link(lk, workspace, **extra)
     start = await lk.client.get(f"/auth/sandbox/start?ctx={ctx}")
     assert start.status_code == 302, start.text
@@ -33,11 +43,12 @@ async def run_to_consent(lk, workspace, **extra):
     return start, request_token
 
 
-async def count_connections(lk) -> int:
-    return await lk.db.fetch_val(sa.select(sa.func.count()).select_from(connections))
+async def count_connections(lk: Running) -> int:
+    n: int = await lk.db.fetch_val(sa.select(sa.func.count()).select_from(connections))
+    return n
 
 
-async def test_sandbox_approve_redirects_to_success_url_with_connection(lk, workspace):
+async def test_sandbox_approve_redirects_to_success_url_with_connection(lk: Running, workspace: Workspace) -> None:
     start, request_token = await run_to_consent(lk, workspace, scopes="crm_contact_read,user_profile")
     authorize = query_of(start.headers["location"])
     assert authorize["code_challenge_method"] == "S256"
@@ -50,7 +61,9 @@ async def test_sandbox_approve_redirects_to_success_url_with_connection(lk, work
     assert target.startswith(SUCCESS_URL + "?")
     result = query_of(target)
     assert result["integration"] == "sandbox" and result["state"] == "host-state-1"
-    got = await lk.client.get(f"/api/v1/connections/{result['connection_id']}?include=credentials", headers=workspace.auth())
+    got = await lk.client.get(
+        f"/api/v1/connections/{result['connection_id']}?include=credentials", headers=workspace.auth()
+    )
     assert got.status_code == 200
     data = got.json()["data"]
     assert data["external_xref"] == "user-42" and data["status"] == "healthy"
@@ -58,7 +71,7 @@ async def test_sandbox_approve_redirects_to_success_url_with_connection(lk, work
     assert data["scopes_granted"] == ["crm_contact_read", "user_profile"] and data["partial_grant"] is False
 
 
-async def test_sandbox_deny_redirects_to_failure_url_and_writes_nothing(lk, workspace):
+async def test_sandbox_deny_redirects_to_failure_url_and_writes_nothing(lk: Running, workspace: Workspace) -> None:
     _, request_token = await run_to_consent(lk, workspace)
     decided = await lk.client.post("/sandbox/oauth/decide", data={"request": request_token, "decision": "deny"})
     callback = await lk.client.get(decided.headers["location"])
@@ -69,9 +82,11 @@ async def test_sandbox_deny_redirects_to_failure_url_and_writes_nothing(lk, work
     assert await count_connections(lk) == 0
 
 
-async def test_popup_mode_result_page_posts_to_the_exact_host_origin(lk, workspace):
+async def test_popup_mode_result_page_posts_to_the_exact_host_origin(lk: Running, workspace: Workspace) -> None:
     channel = "c" * 43
-    start, request_token = await run_to_consent(lk, workspace, mode="popup", origin=HOST_ORIGIN, nonce="n" * 22, channel=channel)
+    _, request_token = await run_to_consent(
+        lk, workspace, mode="popup", origin=HOST_ORIGIN, nonce="n" * 22, channel=channel
+    )
     decided = await lk.client.post("/sandbox/oauth/decide", data={"request": request_token, "decision": "approve"})
     page = await lk.client.get(decided.headers["location"])
     assert page.status_code == 200

@@ -13,7 +13,7 @@ import pytest
 
 from .oauth_server import OAuthServer
 
-__all__ = ["oauth_server", "OAuthServer"]
+__all__ = ["OAuthServer", "oauth_server"]
 
 
 @pytest.fixture

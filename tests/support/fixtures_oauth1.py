@@ -13,7 +13,7 @@ import pytest
 
 from .oauth1_server import OAuth1Server
 
-__all__ = ["oauth1_server", "OAuth1Server"]
+__all__ = ["OAuth1Server", "oauth1_server"]
 
 
 @pytest.fixture

@@ -23,22 +23,20 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from authlib.common.urls import add_params_to_uri
-from authlib.integrations.flask_oauth1 import AuthorizationServer
-from authlib.integrations.flask_oauth1 import register_nonce_hooks
-from authlib.integrations.flask_oauth1 import register_temporary_credential_hooks
-from authlib.oauth1 import ClientMixin
-from authlib.oauth1 import OAuth1Request
-from authlib.oauth1 import TokenCredentialMixin
-from authlib.oauth1.rfc5849.errors import InvalidRequestError
-from authlib.oauth1.rfc5849.errors import OAuth1Error
-from flask import Flask
-from flask import Response
-from flask import request
-from werkzeug.serving import WSGIRequestHandler
-from werkzeug.serving import make_server
+from authlib.integrations.flask_oauth1 import (
+    AuthorizationServer,
+    register_nonce_hooks,
+    register_temporary_credential_hooks,
+)
+from authlib.oauth1 import ClientMixin, OAuth1Request, TokenCredentialMixin
+from authlib.oauth1.rfc5849.errors import InvalidRequestError, OAuth1Error
+from flask import Flask, Response, request
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler, make_server
 
 __all__ = ["OAuth1Server"]
 
@@ -52,7 +50,7 @@ _FORM = "application/x-www-form-urlencoded"
 class User:
     user_id: str
 
-    def get_user_id(self):
+    def get_user_id(self) -> str:
         return self.user_id
 
 
@@ -62,32 +60,40 @@ class Client(ClientMixin):
     client_secret: str
     callback_uri_prefix: str
 
-    def get_default_redirect_uri(self):
+    def get_default_redirect_uri(self) -> None:
         return None  # "oob" is not offered: the callback is always the one Latchkey sent
 
-    def get_client_secret(self):
+    def get_client_secret(self) -> str:
         return self.client_secret
 
-    def get_rsa_public_key(self):
+    def get_rsa_public_key(self) -> None:
         return None
 
 
-class TokenCredential(dict, TokenCredentialMixin):
-    def get_oauth_token(self):
+class TokenCredential(dict[str, str], TokenCredentialMixin):
+    def get_oauth_token(self) -> str:
         return self["oauth_token"]
 
-    def get_oauth_token_secret(self):
+    def get_oauth_token_secret(self) -> str:
         return self["oauth_token_secret"]
+
+
+class _Credential(Protocol):
+    """What the token-credential hook reads from Authlib's temporary credential."""
+
+    def get_client_id(self) -> str: ...
+
+    def get_user_id(self) -> str: ...
 
 
 class _MemoryCache:
     """The get/set/delete/has interface Authlib's cache hooks expect (timeouts honoured)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.RLock()
         self._data: dict[str, tuple[float, object]] = {}
 
-    def get(self, key):
+    def get(self, key: str) -> object | None:
         with self._lock:
             item = self._data.get(key)
             if item is None or item[0] < time.time():
@@ -95,66 +101,70 @@ class _MemoryCache:
                 return None
             return item[1]
 
-    def set(self, key, value, timeout=None):
+    def set(self, key: str, value: object, timeout: float | None = None) -> None:
         with self._lock:
             self._data[key] = (time.time() + (timeout or 86400), value)
 
-    def delete(self, key):
+    def delete(self, key: str) -> None:
         with self._lock:
             self._data.pop(key, None)
 
-    def has(self, key):
+    def has(self, key: str) -> bool:
         return self.get(key) is not None
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log(self, type, message, *args):  # noqa: A002 - werkzeug signature
+    def log(self, type: str, message: str, *args: Any) -> None:
         pass
 
 
 class _Server(AuthorizationServer):
     """Authlib's server plus the callback-prefix check of a registered client."""
 
-    def validate_temporary_credentials_request(self, req):
-        super().validate_temporary_credentials_request(req)
+    def validate_temporary_credentials_request(self, req: OAuth1Request) -> OAuth1Request:
+        super().validate_temporary_credentials_request(req)  # type: ignore[no-untyped-call]  # unannotated in types-Authlib
+        assert isinstance(req.client, Client)
         if not str(req.redirect_uri).startswith(req.client.callback_uri_prefix):
             raise InvalidRequestError('"oauth_callback" is not registered for this client')
         return req
 
 
+def _switch(name: str, allowed: tuple[str, ...]) -> property:
+    """A str attribute stored as ``_<name>`` that only takes one of `allowed`."""
+
+    def getter(self: OAuth1Server) -> str:
+        value: str = getattr(self, "_" + name)
+        return value
+
+    def setter(self: OAuth1Server, value: str) -> None:
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        setattr(self, "_" + name, value)
+
+    return property(getter, setter)
+
+
 class OAuth1Server:
-    def __init__(self):
+    def __init__(self) -> None:
         self.user_id = "trello-user-1"
-        self.records: list[dict] = []
+        self.records: list[dict[str, Any]] = []
         self._decision = "approve"
         self._initiate_mode = "normal"
         self._token_mode = "normal"
         self._lock = threading.RLock()
         self._clients: dict[str, Client] = {}
-        self._issued: list[dict] = []
+        self._issued: list[TokenCredential] = []
         self._cache = _MemoryCache()
-        self._httpd = None
+        self._httpd: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.base_url: str | None = None
         self._app = self._build_app()
 
     # ---- behaviour switches (validated) ----------------------------------
 
-    def _switch(name, allowed):  # noqa: N805 - property factory
-        def getter(self):
-            return getattr(self, "_" + name)
-
-        def setter(self, value):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-            setattr(self, "_" + name, value)
-
-        return property(getter, setter)
-
     decision = _switch("decision", DECISIONS)
     initiate_mode = _switch("initiate_mode", INITIATE_MODES)
     token_mode = _switch("token_mode", TOKEN_MODES)
-    del _switch
 
     # ---- URLs -------------------------------------------------------------
 
@@ -180,12 +190,16 @@ class OAuth1Server:
     def start(self) -> OAuth1Server:
         if self._httpd is not None:
             return self
-        self._httpd = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler)
-        self._httpd.daemon_threads = True
+        httpd = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler)
+        assert isinstance(httpd, ThreadedWSGIServer)
+        httpd.daemon_threads = True
+        self._httpd = httpd
         self.base_url = f"http://127.0.0.1:{self._httpd.server_port}"
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"oauth1-test-server-{self._httpd.server_port}", daemon=True,
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"oauth1-test-server-{self._httpd.server_port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -203,7 +217,7 @@ class OAuth1Server:
     def __enter__(self) -> OAuth1Server:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # ---- test API ---------------------------------------------------------
@@ -212,24 +226,32 @@ class OAuth1Server:
         with self._lock:
             self._clients[key] = Client(key, secret, callback_uri_prefix)
 
-    def requests_to(self, endpoint: str) -> list[dict]:
+    def requests_to(self, endpoint: str) -> list[dict[str, Any]]:
         with self._lock:
             return [r for r in self.records if r["endpoint"] == endpoint]
 
-    def issued_tokens(self) -> list[dict]:
+    def issued_tokens(self) -> list[dict[str, str]]:
         """Token credentials issued so far: ``{"oauth_token", "oauth_token_secret", "client_id", "user_id"}``."""
         with self._lock:
             return [dict(t) for t in self._issued]
 
     # ---- app --------------------------------------------------------------
 
-    def _record(self, endpoint: str) -> dict:
+    def _record(self, endpoint: str) -> dict[str, Any]:
         try:
-            params = dict(OAuth1Request(request.method, request.url, request.form.to_dict(), request.headers).oauth_params)
+            params = dict(
+                OAuth1Request(request.method, request.url, request.form.to_dict(), request.headers).oauth_params
+            )
         except OAuth1Error:
             params = {}
         params.pop("oauth_signature", None)
-        record = {"endpoint": endpoint, "method": request.method, "args": request.args.to_dict(), "oauth": params, "status": None}
+        record: dict[str, Any] = {
+            "endpoint": endpoint,
+            "method": request.method,
+            "args": request.args.to_dict(),
+            "oauth": params,
+            "status": None,
+        }
         with self._lock:
             self.records.append(record)
         return record
@@ -241,10 +263,12 @@ class OAuth1Server:
         register_temporary_credential_hooks(server, self._cache)
         register_nonce_hooks(server, self._cache)
 
-        def create_token_credential(token, temporary_credential):
+        def create_token_credential(token: dict[str, str], temporary_credential: _Credential) -> TokenCredential:
             credential = TokenCredential(
-                oauth_token=token["oauth_token"], oauth_token_secret=token["oauth_token_secret"],
-                client_id=temporary_credential.get_client_id(), user_id=temporary_credential.get_user_id(),
+                oauth_token=token["oauth_token"],
+                oauth_token_secret=token["oauth_token_secret"],
+                client_id=temporary_credential.get_client_id(),
+                user_id=temporary_credential.get_user_id(),
             )
             with owner._lock:
                 owner._issued.append(credential)
@@ -252,60 +276,71 @@ class OAuth1Server:
 
         server.register_hook("create_token_credential", create_token_credential)
 
-        def guarded(endpoint, handler):
+        def guarded(endpoint: str, handler: Callable[[], Response]) -> Response:
             record = owner._record(endpoint)
             try:
                 response = handler()
-            except Exception:
+            except Exception:  # noqa: BLE001 - any failure in the test provider is a 500 with its traceback
                 traceback.print_exc()
                 response = Response("Internal Server Error", 500, content_type="text/plain")
             record["status"] = response.status_code
             return response
 
         @app.post("/initiate")
-        def initiate():
-            def handle():
+        def initiate() -> Response:
+            def handle() -> Response:
                 mode = owner.initiate_mode
                 if mode == "status_500":
                     return Response("Internal Server Error", 500, content_type="text/plain")
                 if mode == "json":
-                    return Response('{"oauth_token": "x", "oauth_token_secret": "y"}', 200, content_type="application/json")
-                response = server.create_temporary_credentials_response()
+                    return Response(
+                        '{"oauth_token": "x", "oauth_token_secret": "y"}', 200, content_type="application/json"
+                    )
+                response: Response = server.create_temporary_credentials_response()  # type: ignore[no-untyped-call]  # unannotated in types-Authlib
                 if mode == "unconfirmed" and response.status_code == 200:
-                    body = "&".join(p for p in response.get_data(as_text=True).split("&") if not p.startswith("oauth_callback_confirmed="))
+                    body = "&".join(
+                        p
+                        for p in response.get_data(as_text=True).split("&")
+                        if not p.startswith("oauth_callback_confirmed=")
+                    )
                     response = Response(body, 200, content_type=_FORM)
                 return response
 
             return guarded("initiate", handle)
 
         @app.get("/authorize")
-        def authorize():
-            def handle():
+        def authorize() -> Response:
+            def handle() -> Response:
                 try:
                     req = server.check_authorization_request()
                 except OAuth1Error as error:
                     # An unknown request token: never redirect.
                     return Response(f"Authorization error: {error.error}", 400, content_type="text/plain")
                 if owner.decision == "approve":
-                    return server.create_authorization_response(grant_user=User(owner.user_id))
+                    approved: Response = server.create_authorization_response(grant_user=User(owner.user_id))  # type: ignore[no-untyped-call]  # unannotated in types-Authlib
+                    return approved
                 if owner.decision == "deny":
-                    return server.create_authorization_response(grant_user=None)
+                    denied: Response = server.create_authorization_response(grant_user=None)  # type: ignore[no-untyped-call]  # unannotated in types-Authlib
+                    return denied
+                assert req.credential is not None
                 location = add_params_to_uri(req.credential.get_redirect_uri(), [("oauth_token", req.token)])
                 return Response("", 302, headers={"Location": location})
 
             return guarded("authorize", handle)
 
         @app.post("/token")
-        def token():
-            def handle():
+        def token() -> Response:
+            def handle() -> Response:
                 mode = owner.token_mode
                 if mode == "status_500":
                     return Response("Internal Server Error", 500, content_type="text/plain")
                 if mode == "status_401":
                     return Response("error=invalid_token&error_description=revoked", 401, content_type=_FORM)
-                response = server.create_token_response()
+                response: Response = server.create_token_response()  # type: ignore[no-untyped-call]  # unannotated in types-Authlib
                 if mode == "no_secret" and response.status_code == 200:
-                    body = "&".join(p for p in response.get_data(as_text=True).split("&") if not p.startswith("oauth_token_secret="))
+                    body = "&".join(
+                        p for p in response.get_data(as_text=True).split("&") if not p.startswith("oauth_token_secret=")
+                    )
                     response = Response(body, 200, content_type=_FORM)
                 return response
 

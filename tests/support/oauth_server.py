@@ -23,35 +23,49 @@ import secrets
 import threading
 import time
 import traceback
-from dataclasses import dataclass
-from dataclasses import field
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from html import escape
+from typing import Any
 from urllib.parse import urlencode
 
 # Authlib refuses plain-http OAuth unless this is set; we only ever listen on
 # loopback, and this module is test-only.
 os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer  # noqa: E402
-from authlib.integrations.flask_oauth2 import ResourceProtector  # noqa: E402
-from authlib.integrations.flask_oauth2 import current_token  # noqa: E402
-from authlib.oauth2 import OAuth2Error  # noqa: E402
-from authlib.oauth2.rfc6749 import ClientMixin  # noqa: E402
-from authlib.oauth2.rfc6749 import InvalidRequestError  # noqa: E402
-from authlib.oauth2.rfc6749 import TokenMixin  # noqa: E402
-from authlib.oauth2.rfc6749 import grants  # noqa: E402
-from authlib.oauth2.rfc6749.util import extract_basic_authorization  # noqa: E402
-from authlib.oauth2.rfc6749.util import scope_to_list  # noqa: E402
-from authlib.oauth2.rfc6750 import BearerTokenGenerator  # noqa: E402
-from authlib.oauth2.rfc6750 import BearerTokenValidator  # noqa: E402
-from authlib.oauth2.rfc7636 import CodeChallenge  # noqa: E402
-from authlib.oauth2.rfc9207 import IssuerParameter  # noqa: E402
-from flask import Flask  # noqa: E402
-from flask import Response  # noqa: E402
-from flask import jsonify  # noqa: E402
-from flask import request  # noqa: E402
-from werkzeug.serving import WSGIRequestHandler  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
+from authlib.integrations.flask_oauth2 import (
+    AuthorizationServer,
+    ResourceProtector,
+)
+from authlib.oauth2 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InvalidRequestError,
+    TokenMixin,
+    grants,
+)
+from authlib.oauth2.rfc6749.util import (
+    extract_basic_authorization,
+    scope_to_list,
+)
+from authlib.oauth2.rfc6750 import (
+    BearerTokenGenerator,
+    BearerTokenValidator,
+)
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import (
+    Flask,
+    Response,
+    jsonify,
+    request,
+)
+from werkzeug.serving import (
+    BaseWSGIServer,
+    ThreadedWSGIServer,
+    WSGIRequestHandler,
+    make_server,
+)
 
 __all__ = ["OAuthServer"]
 
@@ -89,16 +103,16 @@ class Client(ClientMixin):
     token_endpoint_auth_method: str
     scope: str
 
-    def get_client_id(self):
+    def get_client_id(self) -> str:
         return self.client_id
 
-    def get_default_redirect_uri(self):
+    def get_default_redirect_uri(self) -> str | None:  # type: ignore[override]  # Authlib takes None as "no default"; the stub says str
         # Only unambiguous when exactly one redirect URI is registered.
         if len(self.redirect_uris) == 1:
             return self.redirect_uris[0]
         return None
 
-    def get_allowed_scope(self, scope):
+    def get_allowed_scope(self, scope: Collection[str] | str) -> str | None:  # type: ignore[override]  # None -> invalid_scope; the stub says str
         allowed = scope_to_list(self.scope) or []
         if not scope:
             # RFC 6749 §3.3: omitted scope -> pre-defined default (all).
@@ -108,23 +122,21 @@ class Client(ClientMixin):
             return None  # -> invalid_scope
         return " ".join(requested)
 
-    def check_redirect_uri(self, redirect_uri):
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.redirect_uris  # exact string match
 
-    def check_client_secret(self, client_secret):
-        return secrets.compare_digest(
-            self.client_secret.encode(), str(client_secret).encode()
-        )
+    def check_client_secret(self, client_secret: str) -> bool:
+        return secrets.compare_digest(self.client_secret.encode(), str(client_secret).encode())
 
-    def check_endpoint_auth_method(self, method, endpoint):
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if endpoint == "token":
             return method == self.token_endpoint_auth_method
         return True
 
-    def check_response_type(self, response_type):
+    def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"
 
-    def check_grant_type(self, grant_type):
+    def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in ("authorization_code", "refresh_token", "client_credentials")
 
 
@@ -139,16 +151,16 @@ class AuthorizationCode:
     code_challenge_method: str | None
     auth_time: float = field(default_factory=time.time)
 
-    def get_redirect_uri(self):
+    def get_redirect_uri(self) -> str:
         return self.redirect_uri
 
-    def get_scope(self):
+    def get_scope(self) -> str:
         return self.scope
 
-    def get_auth_time(self):
+    def get_auth_time(self) -> int:
         return int(self.auth_time)
 
-    def get_nonce(self):
+    def get_nonce(self) -> None:
         return None
 
 
@@ -158,39 +170,39 @@ class Token(TokenMixin):
     access_token: str
     refresh_token: str | None
     scope: str
-    user: User
+    user: User | None  # None for the client credentials grant
     expires_in: int
     issued_at: float = field(default_factory=time.time)
     access_token_revoked: bool = False
     refresh_token_revoked: bool = False
     from_code: str | None = None
 
-    def check_client(self, client):
+    def check_client(self, client: ClientMixin) -> bool:
         return self.client_id == client.get_client_id()
 
-    def get_scope(self):
+    def get_scope(self) -> str:
         return self.scope
 
-    def get_expires_in(self):
+    def get_expires_in(self) -> int:
         return self.expires_in
 
-    def is_expired(self):
+    def is_expired(self) -> bool:
         return self.issued_at + self.expires_in <= time.time()
 
-    def is_revoked(self):
+    def is_revoked(self) -> bool:
         return self.access_token_revoked
 
-    def get_user(self):
+    def get_user(self) -> User | None:
         return self.user
 
-    def get_client(self):
+    def get_client(self) -> None:  # type: ignore[override]  # no client object is kept with a token; the stub says ClientMixin
         return None
 
 
 class _Store:
     """Thread-safe in-memory storage."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.lock = threading.RLock()
         self.clients: dict[str, Client] = {}
         self.codes: dict[str, AuthorizationCode] = {}
@@ -212,20 +224,19 @@ class StrictS256CodeChallenge(CodeChallenge):
     reject ``plain``.
     """
 
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012 - Authlib's stubs declare it an instance attribute
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
 
-    def validate_code_challenge(self, grant, redirect_uri):
+    def validate_code_challenge(self, grant: grants.AuthorizationCodeGrant, redirect_uri: str) -> None:
+        assert grant.request.payload is not None
         data = grant.request.payload.data
         if not data.get("code_challenge"):
             raise InvalidRequestError("Missing 'code_challenge'")
         if data.get("code_challenge_method") != "S256":
-            raise InvalidRequestError(
-                "Unsupported 'code_challenge_method': only S256 is allowed"
-            )
+            raise InvalidRequestError("Unsupported 'code_challenge_method': only S256 is allowed")
         super().validate_code_challenge(grant, redirect_uri)
 
-    def validate_code_verifier(self, grant, result):
+    def validate_code_verifier(self, grant: grants.AuthorizationCodeGrant, result: Any) -> None:
         # Codes always carry a challenge, so a verifier is always required.
         if not grant.request.form.get("code_verifier"):
             raise InvalidRequestError("Missing 'code_verifier'")
@@ -235,10 +246,10 @@ class StrictS256CodeChallenge(CodeChallenge):
 class _LiveIssuerParameter(IssuerParameter):
     """RFC 9207 ``iss`` parameter, switchable at runtime."""
 
-    def __init__(self, owner: OAuthServer):
+    def __init__(self, owner: OAuthServer) -> None:
         self._owner = owner
 
-    def get_issuer(self):
+    def get_issuer(self) -> str | None:
         if self._owner.issuer_in_response:
             return self._owner.issuer
         return None
@@ -250,7 +261,7 @@ class _LiveIssuerParameter(IssuerParameter):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log(self, type, message, *args):  # noqa: A002 - werkzeug signature
+    def log(self, type: str, message: str, *args: Any) -> None:
         pass
 
 
@@ -261,7 +272,7 @@ class OAuthServer:
         issuer_in_response: bool = True,
         access_token_ttl: int = 3600,
         rotate_refresh_tokens: bool = False,
-    ):
+    ) -> None:
         self.issuer_in_response = issuer_in_response
         self.access_token_ttl = access_token_ttl  # read at issue time
         self.rotate_refresh_tokens = rotate_refresh_tokens
@@ -269,14 +280,14 @@ class OAuthServer:
         self.hang_seconds = 30.0
         self.user_sub = "user-1"
         self.user_email = "user@example.test"
-        self.token_requests: list[dict] = []
-        self.authorize_requests: list[dict] = []
+        self.token_requests: list[dict[str, Any]] = []
+        self.authorize_requests: list[dict[str, str]] = []
 
         self._decision = "approve"
         self._token_mode = "normal"
         self._store = _Store()
         self._stop_event = threading.Event()
-        self._httpd = None
+        self._httpd: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.base_url: str | None = None
 
@@ -337,10 +348,10 @@ class OAuthServer:
         if self._httpd is not None:
             return self
         self._stop_event.clear()
-        self._httpd = make_server(
-            "127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler
-        )
-        self._httpd.daemon_threads = True
+        httpd = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler)
+        assert isinstance(httpd, ThreadedWSGIServer)
+        httpd.daemon_threads = True
+        self._httpd = httpd
         self.base_url = f"http://127.0.0.1:{self._httpd.server_port}"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -365,7 +376,7 @@ class OAuthServer:
     def __enter__(self) -> OAuthServer:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # ---- test API ---------------------------------------------------------
@@ -379,9 +390,7 @@ class OAuthServer:
         scope: str = DEFAULT_SCOPE,
     ) -> None:
         if token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
-            raise ValueError(
-                f"unsupported token_endpoint_auth_method {token_endpoint_auth_method!r}"
-            )
+            raise ValueError(f"unsupported token_endpoint_auth_method {token_endpoint_auth_method!r}")
         with self._store.lock:
             self._store.clients[client_id] = Client(
                 client_id=client_id,
@@ -412,12 +421,13 @@ class OAuthServer:
 
     # ---- storage callbacks ------------------------------------------------
 
-    def _query_client(self, client_id):
+    def _query_client(self, client_id: str) -> Client | None:
         with self._store.lock:
             return self._store.clients.get(client_id)
 
-    def _save_token(self, token: dict, req) -> None:
+    def _save_token(self, token: dict[str, Any], req: OAuth2Request) -> None:
         code = getattr(req, "authorization_code", None)
+        assert req.client is not None
         tok = Token(
             client_id=req.client.get_client_id(),
             access_token=token["access_token"],
@@ -442,9 +452,7 @@ class OAuthServer:
         app = Flask(f"oauth-test-server-{id(self)}")
         app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
 
-        server = AuthorizationServer(
-            app, query_client=self._query_client, save_token=self._save_token
-        )
+        server = AuthorizationServer(app, query_client=self._query_client, save_token=self._save_token)
         # expires_in is read from owner.access_token_ttl at issue time.
         server.register_token_generator(
             "default",
@@ -456,9 +464,10 @@ class OAuthServer:
         )
 
         class CodeGrant(grants.AuthorizationCodeGrant):
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+            TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
-            def save_authorization_code(self, code, req):
+            def save_authorization_code(self, code: str, req: OAuth2Request) -> None:
+                assert req.payload is not None and req.client is not None and isinstance(req.user, User)
                 payload = req.payload.data
                 item = AuthorizationCode(
                     code=code,
@@ -472,7 +481,7 @@ class OAuthServer:
                 with store.lock:
                     store.codes[code] = item
 
-            def query_authorization_code(self, code, client):
+            def query_authorization_code(self, code: str, client: ClientMixin) -> AuthorizationCode | None:
                 with store.lock:
                     if code in store.used_codes:
                         # RFC 6749 §4.1.2: reuse -> deny, and revoke the
@@ -490,32 +499,34 @@ class OAuthServer:
                         return None
                     return item
 
-            def delete_authorization_code(self, authorization_code):
+            def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
                 with store.lock:
                     store.codes.pop(authorization_code.code, None)
                     store.used_codes.add(authorization_code.code)
 
-            def authenticate_user(self, authorization_code):
+            def authenticate_user(self, authorization_code: AuthorizationCode) -> User:
                 return authorization_code.user
 
         class RefreshGrant(grants.RefreshTokenGrant):
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+            TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
-            @property
-            def INCLUDE_NEW_REFRESH_TOKEN(self):  # noqa: N802 - Authlib's name
-                return owner.rotate_refresh_tokens
+            def __init__(self, req: OAuth2Request, server: AuthorizationServer) -> None:
+                super().__init__(req, server)
+                # A grant lives for one request: whether to rotate is read when the request comes in.
+                self.INCLUDE_NEW_REFRESH_TOKEN = owner.rotate_refresh_tokens
 
-            def authenticate_refresh_token(self, refresh_token):
+            def authenticate_refresh_token(self, refresh_token: str) -> Token | None:  # type: ignore[override]  # None -> invalid_grant; the stub says TokenMixin
                 with store.lock:
                     for tok in store.tokens:
                         if tok.refresh_token == refresh_token:
                             return None if tok.refresh_token_revoked else tok
                 return None
 
-            def authenticate_user(self, refresh_token):
+            def authenticate_user(self, refresh_token: Token) -> User | None:
                 return refresh_token.user
 
-            def revoke_old_credential(self, refresh_token):
+            def revoke_old_credential(self, refresh_token: TokenMixin) -> None:
+                assert isinstance(refresh_token, Token)  # the one authenticate_refresh_token found
                 if owner.rotate_refresh_tokens:
                     with store.lock:
                         refresh_token.refresh_token_revoked = True
@@ -524,14 +535,14 @@ class OAuthServer:
         server.register_grant(RefreshGrant)
 
         class ClientCredentials(grants.ClientCredentialsGrant):
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+            TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
         server.register_grant(ClientCredentials)
         issuer_ext = _LiveIssuerParameter(self)
         server.register_extension(issuer_ext)
 
         class Validator(BearerTokenValidator):
-            def authenticate_token(self, token_string):
+            def authenticate_token(self, token_string: str) -> Token | None:
                 with store.lock:
                     for tok in store.tokens:
                         if tok.access_token == token_string:
@@ -550,41 +561,41 @@ class OAuthServer:
             return Response(body, status=400, content_type="text/html; charset=utf-8")
 
         @app.get("/authorize")
-        def authorize():
+        def authorize() -> Response:
             with store.lock:
                 owner.authorize_requests.append(request.args.to_dict())
             user = owner._current_user()
             try:
-                grant = server.get_consent_grant(end_user=user)
+                grant = server.get_consent_grant(end_user=user)  # type: ignore[no-untyped-call]  # unannotated in types-Authlib
             except OAuth2Error as error:
                 if not error.redirect_uri:
                     # RFC 6749 §4.1.2.1: bad client / redirect_uri -> never redirect.
                     return error_page(error)
-                response = server.handle_error_response(None, error)
+                response = _flask_response(server.handle_error_response(server.create_oauth2_request(request), error))
                 issuer_ext.add_issuer_parameter(server, response)
                 return response
             grant_user = user if owner.decision == "approve" else None
-            return server.create_authorization_response(grant=grant, grant_user=grant_user)
+            return _flask_response(server.create_authorization_response(grant=grant, grant_user=grant_user))
 
         @app.post("/token")
-        def token():
+        def token() -> Response:
             record = owner._record_token_request()
             try:
                 response = owner._token_response(server)
-            except Exception:
+            except Exception:  # noqa: BLE001 - any failure in the test server is a 500 with its traceback
                 traceback.print_exc()
                 response = Response("Internal Server Error", 500, content_type="text/plain")
             record["status"] = response.status_code
             return response
 
         @app.get("/userinfo")
-        @require_oauth()
-        def userinfo():
-            user = current_token.user
-            return jsonify(sub=user.sub, email=user.email)
+        def userinfo() -> Response:
+            with require_oauth.acquire() as bearer:
+                user = bearer.user
+                return jsonify(sub=user.sub, email=user.email)
 
         @app.get("/.well-known/oauth-authorization-server")
-        def metadata():
+        def metadata() -> Response:
             return jsonify(
                 issuer=owner.issuer,
                 authorization_endpoint=owner.authorize_url,
@@ -604,9 +615,10 @@ class OAuthServer:
 
     # ---- token endpoint helpers ------------------------------------------
 
-    def _record_token_request(self) -> dict:
+    def _record_token_request(self) -> dict[str, Any]:
         form = request.form
-        basic_id, basic_secret = extract_basic_authorization(request.headers)
+        basic_id, _ = extract_basic_authorization({"Authorization": request.headers.get("Authorization", "")})
+        client_id: str | None
         if basic_id is not None:
             auth_method = "client_secret_basic"
             client_id = basic_id
@@ -616,7 +628,7 @@ class OAuthServer:
         else:
             auth_method = "none"
             client_id = form.get("client_id")
-        record = {
+        record: dict[str, Any] = {
             "grant_type": form.get("grant_type"),
             "client_id": client_id,
             "code_verifier_present": bool(form.get("code_verifier")),
@@ -640,9 +652,7 @@ class OAuthServer:
                 content_type="text/html; charset=utf-8",
             )
         if mode == "no_access_token":
-            return _json_response(
-                200, {"token_type": "Bearer", "expires_in": self.access_token_ttl}
-            )
+            return _json_response(200, {"token_type": "Bearer", "expires_in": self.access_token_ttl})
         if mode == "invalid_grant":
             return _json_response(
                 400,
@@ -654,9 +664,9 @@ class OAuthServer:
         if mode == "hang":
             if self._stop_event.wait(self.hang_seconds):
                 return Response("Service Unavailable", 503, content_type="text/plain")
-            return server.create_token_response()
+            return _flask_response(server.create_token_response())
 
-        response = server.create_token_response()
+        response = _flask_response(server.create_token_response())
         if mode == "form_encoded":
             payload = json.loads(response.get_data(as_text=True) or "{}")
             response.set_data(urlencode({k: str(v) for k, v in payload.items()}))
@@ -664,7 +674,13 @@ class OAuthServer:
         return response
 
 
-def _json_response(status: int, payload: dict) -> Response:
+def _flask_response(answer: object) -> Response:
+    """What Authlib's Flask integration answers with (its stubs type the framework-neutral base class)."""
+    assert isinstance(answer, Response), answer
+    return answer
+
+
+def _json_response(status: int, payload: dict[str, Any]) -> Response:
     return Response(
         json.dumps(payload),
         status,

@@ -7,8 +7,8 @@ import hashlib
 import secrets
 import threading
 import time
-from urllib.parse import parse_qs
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -35,10 +35,16 @@ def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-def authorize(server: OAuthServer, *, challenge: str | None, state: str = "st-123",
-              client_id: str = CLIENT_ID, redirect_uri: str = REDIRECT_URI,
-              scope: str = "contacts.read offline", method: str | None = "S256",
-              ) -> httpx.Response:
+def authorize(
+    server: OAuthServer,
+    *,
+    challenge: str | None,
+    state: str = "st-123",
+    client_id: str = CLIENT_ID,
+    redirect_uri: str = REDIRECT_URI,
+    scope: str = "contacts.read offline",
+    method: str | None = "S256",
+) -> httpx.Response:
     params = {
         "response_type": "code",
         "client_id": client_id,
@@ -53,7 +59,7 @@ def authorize(server: OAuthServer, *, challenge: str | None, state: str = "st-12
     return HTTP.get(server.authorize_url, params=params, follow_redirects=False)
 
 
-def get_code(server: OAuthServer, challenge: str, **kw) -> str:
+def get_code(server: OAuthServer, challenge: str, **kw: Any) -> str:
     resp = authorize(server, challenge=challenge, **kw)
     assert resp.status_code == 302, resp.text
     params = query(resp.headers["location"])
@@ -61,9 +67,16 @@ def get_code(server: OAuthServer, challenge: str, **kw) -> str:
     return params["code"]
 
 
-def exchange(server: OAuthServer, code: str, verifier: str | None, *,
-             auth: str = "basic", secret: str = CLIENT_SECRET,
-             redirect_uri: str = REDIRECT_URI, timeout: float = 5.0) -> httpx.Response:
+def exchange(
+    server: OAuthServer,
+    code: str,
+    verifier: str | None,
+    *,
+    auth: str = "basic",
+    secret: str = CLIENT_SECRET,
+    redirect_uri: str = REDIRECT_URI,
+    timeout: float = 5.0,
+) -> httpx.Response:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
     if verifier is not None:
         data["code_verifier"] = verifier
@@ -75,9 +88,16 @@ def refresh(server: OAuthServer, refresh_token: str, *, auth: str = "basic") -> 
     return _post_token(server, data, auth=auth)
 
 
-def _post_token(server, data, *, auth="basic", secret=CLIENT_SECRET, timeout=5.0,
-                client_id=CLIENT_ID):
-    kwargs = {}
+def _post_token(
+    server: OAuthServer,
+    data: dict[str, str],
+    *,
+    auth: str = "basic",
+    secret: str = CLIENT_SECRET,
+    timeout: float = 5.0,
+    client_id: str = CLIENT_ID,
+) -> httpx.Response:
+    kwargs: dict[str, Any] = {}
     if auth == "basic":
         kwargs["auth"] = (client_id, secret)
     else:
@@ -85,16 +105,17 @@ def _post_token(server, data, *, auth="basic", secret=CLIENT_SECRET, timeout=5.0
     return HTTP.post(server.token_url, data=data, timeout=timeout, **kwargs)
 
 
-def full_flow(server: OAuthServer, **kw) -> dict:
+def full_flow(server: OAuthServer, **kw: Any) -> dict[str, Any]:
     verifier, challenge = make_pkce()
     code = get_code(server, challenge)
     resp = exchange(server, code, verifier, **kw)
     assert resp.status_code == 200, resp.text
-    return resp.json()
+    tokens: dict[str, Any] = resp.json()
+    return tokens
 
 
 @pytest.fixture
-def server(oauth_server):  # noqa: F811
+def server(oauth_server: OAuthServer) -> OAuthServer:  # noqa: F811
     oauth_server.register_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
     return oauth_server
 
@@ -102,7 +123,8 @@ def server(oauth_server):  # noqa: F811
 # --------------------------------------------------------------------------
 
 
-def test_urls_and_metadata(server):
+def test_urls_and_metadata(server: OAuthServer) -> None:
+    assert server.base_url is not None
     assert server.base_url.startswith("http://127.0.0.1:")
     assert server.issuer == server.base_url
     assert server.authorize_url == server.base_url + "/authorize"
@@ -114,7 +136,7 @@ def test_urls_and_metadata(server):
     assert meta["authorization_response_iss_parameter_supported"] is True
 
 
-def test_approve_flow_with_pkce_gives_token(server):
+def test_approve_flow_with_pkce_gives_token(server: OAuthServer) -> None:
     verifier, challenge = make_pkce()
     resp = authorize(server, challenge=challenge, state="abc")
     assert resp.status_code == 302
@@ -144,15 +166,13 @@ def test_approve_flow_with_pkce_gives_token(server):
     assert "client_secret" not in rec["form"] and "code_verifier" not in rec["form"]
     assert rec["form"]["code"] == params["code"]
 
-    info = HTTP.get(server.userinfo_url,
-                     headers={"Authorization": f"Bearer {body['access_token']}"})
+    info = HTTP.get(server.userinfo_url, headers={"Authorization": f"Bearer {body['access_token']}"})
     assert info.status_code == 200
     assert info.json() == {"sub": "user-1", "email": "user@example.test"}
-    assert HTTP.get(server.userinfo_url,
-                     headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert HTTP.get(server.userinfo_url, headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
-def test_no_iss_when_disabled():
+def test_no_iss_when_disabled() -> None:
     with OAuthServer(issuer_in_response=False, access_token_ttl=120) as srv:
         srv.register_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
         verifier, challenge = make_pkce()
@@ -162,7 +182,7 @@ def test_no_iss_when_disabled():
         assert body["expires_in"] == 120
 
 
-def test_wrong_verifier_rejected(server):
+def test_wrong_verifier_rejected(server: OAuthServer) -> None:
     _, challenge = make_pkce()
     code = get_code(server, challenge)
     other_verifier, _ = make_pkce()
@@ -176,7 +196,7 @@ def test_wrong_verifier_rejected(server):
     assert server.token_requests[-1]["code_verifier_present"] is False
 
 
-def test_missing_code_challenge_rejected(server):
+def test_missing_code_challenge_rejected(server: OAuthServer) -> None:
     resp = authorize(server, challenge=None, method=None, state="s1")
     assert resp.status_code == 302
     params = query(resp.headers["location"])
@@ -186,7 +206,7 @@ def test_missing_code_challenge_rejected(server):
     assert "code" not in params
 
 
-def test_plain_code_challenge_rejected(server):
+def test_plain_code_challenge_rejected(server: OAuthServer) -> None:
     verifier, _ = make_pkce()
     for method in ("plain", None):
         resp = authorize(server, challenge=verifier, method=method)
@@ -196,10 +216,9 @@ def test_plain_code_challenge_rejected(server):
 
 @pytest.mark.parametrize(
     "client_id, redirect_uri",
-    [("unknown-client", REDIRECT_URI), (CLIENT_ID, "http://127.0.0.1:9/other"),
-     (CLIENT_ID, REDIRECT_URI + "/")],
+    [("unknown-client", REDIRECT_URI), (CLIENT_ID, "http://127.0.0.1:9/other"), (CLIENT_ID, REDIRECT_URI + "/")],
 )
-def test_bad_client_or_redirect_uri_gives_400_page(server, client_id, redirect_uri):
+def test_bad_client_or_redirect_uri_gives_400_page(server: OAuthServer, client_id: str, redirect_uri: str) -> None:
     _, challenge = make_pkce()
     resp = authorize(server, challenge=challenge, client_id=client_id, redirect_uri=redirect_uri)
     assert resp.status_code == 400
@@ -207,14 +226,14 @@ def test_bad_client_or_redirect_uri_gives_400_page(server, client_id, redirect_u
     assert resp.headers["content-type"].startswith("text/html")
 
 
-def test_invalid_scope_redirects_with_error(server):
+def test_invalid_scope_redirects_with_error(server: OAuthServer) -> None:
     _, challenge = make_pkce()
     resp = authorize(server, challenge=challenge, scope="contacts.read admin")
     assert resp.status_code == 302
     assert query(resp.headers["location"])["error"] == "invalid_scope"
 
 
-def test_deny_gives_access_denied(server):
+def test_deny_gives_access_denied(server: OAuthServer) -> None:
     server.decision = "deny"
     _, challenge = make_pkce()
     resp = authorize(server, challenge=challenge, state="xyz")
@@ -230,7 +249,7 @@ def test_deny_gives_access_denied(server):
         server.decision = "maybe"
 
 
-def test_code_reuse_rejected_and_revokes_tokens(server):
+def test_code_reuse_rejected_and_revokes_tokens(server: OAuthServer) -> None:
     verifier, challenge = make_pkce()
     code = get_code(server, challenge)
     first = exchange(server, code, verifier)
@@ -238,12 +257,11 @@ def test_code_reuse_rejected_and_revokes_tokens(server):
     second = exchange(server, code, verifier)
     assert second.status_code == 400
     assert second.json()["error"] == "invalid_grant"
-    info = HTTP.get(server.userinfo_url,
-                     headers={"Authorization": f"Bearer {first.json()['access_token']}"})
+    info = HTTP.get(server.userinfo_url, headers={"Authorization": f"Bearer {first.json()['access_token']}"})
     assert info.status_code == 401
 
 
-def test_code_redirect_uri_must_match(server):
+def test_code_redirect_uri_must_match(server: OAuthServer) -> None:
     verifier, challenge = make_pkce()
     code = get_code(server, challenge)
     resp = exchange(server, code, verifier, redirect_uri="http://127.0.0.1:9/other")
@@ -251,14 +269,14 @@ def test_code_redirect_uri_must_match(server):
     assert resp.json()["error"] == "invalid_grant"
 
 
-def test_expired_code_rejected(server):
+def test_expired_code_rejected(server: OAuthServer) -> None:
     server.code_ttl = -1
     verifier, challenge = make_pkce()
     code = get_code(server, challenge)
     assert exchange(server, code, verifier).json()["error"] == "invalid_grant"
 
 
-def test_refresh_without_rotation_keeps_refresh_token(server):
+def test_refresh_without_rotation_keeps_refresh_token(server: OAuthServer) -> None:
     body = full_flow(server)
     r1 = refresh(server, body["refresh_token"])
     assert r1.status_code == 200, r1.text
@@ -270,7 +288,7 @@ def test_refresh_without_rotation_keeps_refresh_token(server):
     assert len(server.issued_access_tokens()) == 3
 
 
-def test_refresh_with_rotation_invalidates_old():
+def test_refresh_with_rotation_invalidates_old() -> None:
     with OAuthServer(rotate_refresh_tokens=True) as srv:
         srv.register_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
         body = full_flow(srv)
@@ -284,7 +302,7 @@ def test_refresh_with_rotation_invalidates_old():
         assert refresh(srv, new_rt).status_code == 200
 
 
-def test_revoke_refresh_tokens(server):
+def test_revoke_refresh_tokens(server: OAuthServer) -> None:
     body = full_flow(server)
     server.revoke_refresh_tokens()
     resp = refresh(server, body["refresh_token"])
@@ -295,23 +313,21 @@ def test_revoke_refresh_tokens(server):
     assert refresh(server, body2["refresh_token"]).status_code == 200
 
 
-def test_expire_access_tokens(server):
+def test_expire_access_tokens(server: OAuthServer) -> None:
     body = full_flow(server)
     server.expire_access_tokens()
-    info = HTTP.get(server.userinfo_url,
-                     headers={"Authorization": f"Bearer {body['access_token']}"})
+    info = HTTP.get(server.userinfo_url, headers={"Authorization": f"Bearer {body['access_token']}"})
     assert info.status_code == 401
 
 
-def test_basic_and_post_client_auth(server):
-    server.register_client("post-client", "post-secret", [REDIRECT_URI],
-                           token_endpoint_auth_method="client_secret_post")
+def test_basic_and_post_client_auth(server: OAuthServer) -> None:
+    server.register_client(
+        "post-client", "post-secret", [REDIRECT_URI], token_endpoint_auth_method="client_secret_post"
+    )
     verifier, challenge = make_pkce()
     code = get_code(server, challenge, client_id="post-client")
-    data = {"grant_type": "authorization_code", "code": code,
-            "redirect_uri": REDIRECT_URI, "code_verifier": verifier}
-    resp = _post_token(server, data, auth="post", client_id="post-client",
-                       secret="post-secret")
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier}
+    resp = _post_token(server, data, auth="post", client_id="post-client", secret="post-secret")
     assert resp.status_code == 200, resp.text
     rec = server.token_requests[-1]
     assert rec["auth_method"] == "client_secret_post"
@@ -332,7 +348,7 @@ def test_basic_and_post_client_auth(server):
     assert server.token_requests[-1]["status"] == 401
 
 
-def test_token_mode_status_500(server):
+def test_token_mode_status_500(server: OAuthServer) -> None:
     verifier, challenge = make_pkce()
     code = get_code(server, challenge)
     server.token_mode = "status_500"
@@ -342,7 +358,7 @@ def test_token_mode_status_500(server):
     assert exchange(server, code, verifier).status_code == 200
 
 
-def test_token_mode_html(server):
+def test_token_mode_html(server: OAuthServer) -> None:
     server.token_mode = "html"
     resp = exchange(server, "whatever", "v" * 43)
     assert resp.status_code == 200
@@ -350,7 +366,7 @@ def test_token_mode_html(server):
     assert server.token_requests[-1]["status"] == 200
 
 
-def test_token_mode_no_access_token(server):
+def test_token_mode_no_access_token(server: OAuthServer) -> None:
     server.token_mode = "no_access_token"
     resp = exchange(server, "whatever", "v" * 43)
     assert resp.status_code == 200
@@ -358,7 +374,7 @@ def test_token_mode_no_access_token(server):
     assert resp.json()["token_type"] == "Bearer"
 
 
-def test_token_mode_invalid_grant(server):
+def test_token_mode_invalid_grant(server: OAuthServer) -> None:
     verifier, challenge = make_pkce()
     code = get_code(server, challenge)
     server.token_mode = "invalid_grant"
@@ -368,7 +384,7 @@ def test_token_mode_invalid_grant(server):
     assert server.token_requests[-1]["status"] == 400
 
 
-def test_token_mode_form_encoded(server):
+def test_token_mode_form_encoded(server: OAuthServer) -> None:
     server.token_mode = "form_encoded"
     verifier, challenge = make_pkce()
     code = get_code(server, challenge)
@@ -382,7 +398,7 @@ def test_token_mode_form_encoded(server):
     assert body["refresh_token"]
 
 
-def test_token_mode_hang(server):
+def test_token_mode_hang(server: OAuthServer) -> None:
     server.token_mode = "hang"
     server.hang_seconds = 0.5
     verifier, challenge = make_pkce()
@@ -398,14 +414,14 @@ def test_token_mode_hang(server):
     assert len(server.token_requests) == 2
 
 
-def test_hang_does_not_block_stop():
+def test_hang_does_not_block_stop() -> None:
     srv = OAuthServer().start()
     srv.register_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
     srv.token_mode = "hang"
     srv.hang_seconds = 30
-    results: list = []
+    results: list[int | httpx.HTTPError] = []
 
-    def call():
+    def call() -> None:
         try:
             results.append(exchange(srv, "c", "v" * 43, timeout=10).status_code)
         except httpx.HTTPError as exc:  # pragma: no cover - either outcome is fine
@@ -424,6 +440,6 @@ def test_hang_does_not_block_stop():
     assert results == [503]
 
 
-def test_invalid_token_mode_rejected(server):
+def test_invalid_token_mode_rejected(server: OAuthServer) -> None:
     with pytest.raises(ValueError):
         server.token_mode = "bogus"

@@ -9,7 +9,7 @@ from server.dashboard import auth
 from server.dashboard.forms import Form
 from server.dashboard.views.common import Dash, harden, member_view, plain_page, redirect
 from server.db import members as member_store
-from server.routes.common import services_of
+from server.services import services_of
 
 HOME = "/dashboard/sandbox/integrations"
 

@@ -17,8 +17,7 @@ from server.dashboard.forms import Form
 from server.db.workspaces import ENVIRONMENTS, Environment, get_environment
 from server.errors import NotFound
 from server.pages import render
-from server.routes.common import services_of
-from server.services import Services
+from server.services import Services, services_of
 
 SECTIONS = (
     ("integrations", "Integrations"),

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 
 from starlette.responses import Response
 
+from server.catalog.models import Integration
 from server.dashboard.views.common import Dash, member_view, page, redirect
 from server.dashboard.views.integrations import KIND_LABELS, category_label, offered
 from server.db import activations as activation_store
@@ -15,27 +15,20 @@ from server.db import connections as connection_store
 from server.db import events as event_store
 from server.db.clock import as_utc, utcnow
 from server.errors import InvalidRequest
+from server.event_types import EVENT_TYPES
+from server.flow.connect import store_test_connection
 from server.flow.opening import check_external_xref
-from server.flow.scopes import provider_scopes_for
 
 PAGE_SIZE = 25
 STATUS_LABELS = {"healthy": "Healthy", "unhealthy": "Needs re-authorization", "revoked": "Revoked"}
-EVENT_LABELS = {
-    "auth.started": "Authorization started",
-    "auth.failed": "Authorization failed",
-    "connection.created": "Connection created",
-    "connection.updated": "Re-authorized",
-    "connection.unhealthy": "Marked unhealthy",
-    "connection.deleted": "Connection deleted",
-    "connection.refreshed": "Tokens refreshed",
-}
+EVENT_LABELS = {name: event.label for name, event in EVENT_TYPES.items()}
 
 
 def new_test_xref() -> str:
     return f"test-user-{secrets.token_hex(3)}"
 
 
-async def _test_choices(dash: Dash) -> tuple[list, str]:
+async def _test_choices(dash: Dash) -> tuple[list[Integration], str]:
     """Integrations a test connection can be made for, and the one picked by default (an active one)."""
     activated = await activation_store.list_activations(dash.db, dash.workspace_id, dash.env.name)
     choices = offered(dash)
@@ -102,8 +95,8 @@ async def create_test_connection(dash: Dash) -> Response:
     if not dash.env.is_sandbox:
         return redirect(dash, dash.url("connections"), "Test connections exist only in the sandbox.", kind="error")
     slug = form.text("integration", max_len=63)
-    integration = dash.services.catalog.get(slug)
-    if integration is None or (integration.sandbox_only and not dash.env.is_sandbox):
+    integration = dash.services.catalog.offered(slug, dash.env.name)
+    if integration is None:
         form.errors["integration"] = "Pick an integration."
     xref = form.text("external_xref", max_len=255) or new_test_xref()
     try:
@@ -114,43 +107,13 @@ async def create_test_connection(dash: Dash) -> Response:
         return redirect(dash, dash.url("connections"), " ".join(form.errors.values()), kind="error")
     activation = await activation_store.get_activation(dash.db, dash.workspace_id, dash.env.name, integration.slug)
     scopes = tuple(activation.scopes) if activation and activation.scopes else integration.supported_scopes
-    now = utcnow()
-    if integration.is_oauth2:
-        credentials = {
-            "type": "oauth2",
-            "access_token": "sbx_at_" + secrets.token_urlsafe(24),
-            "token_type": "bearer",
-            "refresh_token": "sbx_rt_" + secrets.token_urlsafe(24),
-            "expires_at": (now + timedelta(hours=1)).isoformat(),
-        }
-        expires_at = now + timedelta(hours=1)
-    else:
-        credentials = {"type": integration.kind, "fields": {f.name: f"sandbox-{f.name}" for f in integration.fields}}
-        expires_at = None
-    saved = await connection_store.save_connection(
-        dash.db,
-        dash.services.sealer,
-        connection_store.NewConnection(
-            workspace_id=dash.workspace_id,
-            environment=dash.env.name,
-            integration=integration.slug,
-            external_xref=xref,
-            credentials=credentials,
-            scopes_requested=list(scopes),
-            scopes_granted=list(scopes),
-            provider_scopes=provider_scopes_for(integration, scopes),
-            metadata={"sandbox": True},
-            expires_at=expires_at,
-        ),
-    )
-    await event_store.record_event(
-        dash.db,
+    saved = await store_test_connection(
+        dash.services,
         workspace_id=dash.workspace_id,
         environment=dash.env.name,
-        integration=integration.slug,
+        integration=integration,
         external_xref=xref,
-        connection_id=saved.connection.id,
-        type="connection.created" if saved.created else "connection.updated",
+        scopes=scopes,
     )
     verb = "Created" if saved.created else "Re-authorized"
     return redirect(

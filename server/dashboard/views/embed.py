@@ -3,6 +3,8 @@ picker, and the snippets built from them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.responses import Response
 
 from server.catalog.scopes import UNIFIED_SCOPES
@@ -13,14 +15,14 @@ from server.db import activations as activation_store
 from server.db.embed_settings import EmbedSettings, get_embed_settings, save_embed_settings
 from server.db.workspaces import update_environment
 from server.flow.allowlist import url_allowed
-from server.flow.context import LANGS, MODES, THEMES, FlowContext
+from server.flow.context import MODES, THEMES, FlowContext
+from server.flow.offer import offered_integrations
 from server.flow.opening import display_options
-from server.flow.signing import SALT_CONTEXT
+from server.languages import LANGS, LANGUAGES
 from server.pages import render
-from server.routes.picker import offered_integrations
+from server.signing import SALT_CONTEXT
 
 PREVIEW_XREF = "dashboard-preview"
-LANG_LABELS = {"en": "English", "fr": "Français", "de": "Deutsch", "es": "Español", "ja": "日本語"}
 MODE_LABELS = {
     "popup": ("Popup", "A button opens the picker in a popup window; your page gets the result."),
     "inline": ("Inline", "The picker sits in your page, in an iframe."),
@@ -42,7 +44,7 @@ def _preview_query(settings: EmbedSettings) -> dict[str, str]:
     return query
 
 
-async def _context(dash: Dash, settings: EmbedSettings) -> dict:
+async def _context(dash: Dash, settings: EmbedSettings) -> dict[str, Any]:
     activated = await activation_store.list_activations(dash.db, dash.workspace_id, dash.env.name)
     integrations = offered(dash)
     categories = sorted({c for i in integrations for c in i.categories}, key=category_label)
@@ -60,7 +62,7 @@ async def _context(dash: Dash, settings: EmbedSettings) -> dict:
         "integration_options": [i for i in integrations if i.slug in activated],
         "modes": [(m, *MODE_LABELS[m]) for m in MODES],
         "themes": [(t, THEME_LABELS[t]) for t in THEMES],
-        "langs": [(code, LANG_LABELS.get(code, code)) for code in LANGS],
+        "langs": [(code, LANGUAGES[code]) for code in LANGS],
         "warnings": warnings,
         "origins_text": "\n".join(dash.env.allowed_origins),
         "redirects_text": "\n".join(dash.env.allowed_redirect_urls),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.responses import Response
 
+from server.catalog.kinds import AUTH_KINDS
 from server.catalog.models import Integration
 from server.catalog.scopes import UNIFIED_SCOPES
 from server.dashboard.views.common import Dash, member_view, page, redirect
@@ -28,13 +30,7 @@ CATEGORY_LABELS = {
     "storage": "File storage",
     "ticketing": "Ticketing",
 }
-KIND_LABELS = {
-    "oauth2": "OAuth 2.0",
-    "oauth1": "OAuth 1.0a",
-    "api_key": "API key",
-    "basic": "Username and password",
-    "oauth2_client_credentials": "Client credentials",
-}
+KIND_LABELS = {name: kind.label for name, kind in AUTH_KINDS.items()}
 
 
 @dataclass(frozen=True)
@@ -59,12 +55,12 @@ def one_click(dash: Dash, integration: Integration) -> bool:
 
 
 def offered(dash: Dash) -> list[Integration]:
-    return [i for i in dash.services.catalog if dash.env.is_sandbox or not i.sandbox_only]
+    return dash.services.catalog.offered_in(dash.env.name)
 
 
 def integration_or_404(dash: Dash, slug: str) -> Integration:
-    integration = dash.services.catalog.get(slug)
-    if integration is None or (integration.sandbox_only and not dash.env.is_sandbox):
+    integration = dash.services.catalog.offered(slug, dash.env.name)
+    if integration is None:
         raise NotFound(f"There is no integration {slug!r} in {dash.env.name}.")
     return integration
 
@@ -114,7 +110,7 @@ async def catalog(dash: Dash) -> Response:
     )
 
 
-def _detail_context(dash: Dash, integration: Integration, activation: Activation | None) -> dict:
+def _detail_context(dash: Dash, integration: Integration, activation: Activation | None) -> dict[str, Any]:
     return {
         "integration": integration,
         "activation": activation,

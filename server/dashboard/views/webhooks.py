@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.responses import Response
 
 from server.dashboard.views.common import Dash, member_view, page, redirect
 from server.db import webhooks as webhook_store
 from server.errors import InvalidRequest
+from server.event_types import EVENT_TYPES, WEBHOOK_EVENT_TYPES
 from server.lifecycle.urls import check_webhook_url
 
-EVENT_DESCRIPTIONS = {
-    "connection.created": "A user connected an integration, or a test connection was made",
-    "connection.updated": "A user re-authorized, or an unhealthy connection recovered",
-    "connection.unhealthy": "The tokens can no longer be refreshed",
-    "connection.deleted": "A connection was deleted",
-    "auth.failed": "An authorization ended in an error",
-}
+EVENT_DESCRIPTIONS = {name: event.webhook for name, event in EVENT_TYPES.items() if event.webhook}
 DELIVERY_LABELS = {"pending": "Pending", "delivered": "Delivered", "failed": "Failed"}
 
 
-async def _list_context(dash: Dash) -> dict:
+async def _list_context(dash: Dash) -> dict[str, Any]:
     endpoints = await webhook_store.list_endpoints(dash.db, dash.workspace_id, dash.env.name)
     return {
         "endpoints": endpoints,
-        "event_types": [(e, EVENT_DESCRIPTIONS.get(e, e)) for e in webhook_store.EVENT_TYPES],
+        "event_types": [(e, EVENT_DESCRIPTIONS[e]) for e in WEBHOOK_EVENT_TYPES],
         "created": None,
-        "values": {"url": "", "description": "", "events": list(webhook_store.EVENT_TYPES)},
+        "values": {"url": "", "description": "", "events": list(WEBHOOK_EVENT_TYPES)},
         "max_endpoints": webhook_store.MAX_ENDPOINTS_PER_ENVIRONMENT,
         "allow_loopback": dash.services.settings.webhook_allow_loopback,
     }
@@ -42,7 +39,7 @@ async def create(dash: Dash) -> Response:
     form = dash.form
     url = form.text("url", max_len=2048, required="Enter the https:// URL that should receive the events.")
     description = form.text("description", max_len=200) or None
-    events = form.choices("events", webhook_store.EVENT_TYPES)
+    events = form.choices("events", WEBHOOK_EVENT_TYPES)
     if not events and "events" not in form.errors:
         form.errors["events"] = "Pick at least one event."
     if url and "url" not in form.errors:

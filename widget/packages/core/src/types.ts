@@ -1,31 +1,47 @@
-// Hand-written public declarations of @latchkey/core, shipped as dist/index.d.ts and
-// dist/embed.d.ts. Declarations only: this file must stay valid as a .d.ts.
+// Public declarations of @latchkey/core, shipped as dist/index.d.ts and dist/embed.d.ts: written
+// by hand, except the regions generated from the service's vocabularies. Must stay a valid .d.ts.
 
+// generated: display (python -m server.generated)
 /** How the picker is shown: a popup window (default), the top window, or an iframe. */
 export type LatchkeyMode = 'popup' | 'redirect' | 'inline';
 
+/** The picker's colour scheme; `auto` follows the browser. */
 export type LatchkeyTheme = 'light' | 'dark' | 'auto';
+// end generated: display
 
-/** Stable error codes: the service's, plus `popup_blocked`, `load_failed` and `closed`. */
+// generated: langs (python -m server.generated)
+/** The languages the picker and its pages speak. */
+export type LatchkeyLang = 'en' | 'fr' | 'de' | 'es' | 'ja';
+// end generated: langs
+
+// generated: error-codes (python -m server.generated)
+/** Stable error codes: every code a browser can see from the service, plus the embed's own. */
 export type LatchkeyErrorCode =
+  | 'server_error'
+  | 'invalid_request'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'rate_limited'
   | 'access_denied'
   | 'invalid_state'
   | 'expired_state'
   | 'state_reused'
   | 'wrong_browser'
-  | 'invalid_request'
   | 'invalid_scope'
   | 'integration_not_active'
   | 'integration_not_found'
   | 'origin_not_allowed'
   | 'redirect_not_allowed'
+  | 'session_required'
+  | 'issuer_mismatch'
+  | 'invalid_credentials'
   | 'provider_error'
   | 'provider_unavailable'
-  | 'invalid_credentials'
-  | 'server_error'
   | 'popup_blocked'
   | 'load_failed'
   | 'closed';
+// end generated: error-codes
 
 /** The picker's messages, by their stable protocol names. */
 export type LatchkeyEventName =
@@ -100,7 +116,7 @@ export interface LatchkeyOptions extends LatchkeyCallbacks {
   failureUrl?: string;
   /** The host's own opaque value (at most 512 chars), echoed back. */
   state?: string;
-  lang?: 'en' | 'fr' | 'de' | 'es' | 'ja' | (string & {});
+  lang?: LatchkeyLang | (string & {});
   theme?: LatchkeyTheme;
   /** Accent colour, `rrggbb` or `#rrggbb`. */
   accent?: string;
