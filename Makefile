@@ -10,7 +10,7 @@ PORT ?= 8000
 EXAMPLE_PORT ?= 8001
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test check bench setup widget chromium browser-deps postgres test-sqlite test-postgres test-widget clean
+.PHONY: run test check bench setup widget chromium browser-deps postgres redis test-sqlite test-postgres test-widget clean
 
 run: setup ## set up, migrate, seed the sandbox demo and start the service
 	$(BIN)/latchkey migrate
@@ -31,6 +31,7 @@ check: setup ## formatter, linter and types: ruff and mypy over the Python, tsc 
 	cd widget && npm run typecheck --silent
 
 test-sqlite:
+	@scripts/ensure-redis.sh || echo "== the Redis rate-limit tests will be SKIPPED: no server answers on 127.0.0.1:6379 and none could be started here"
 	@echo "== Python tests on SQLite"
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
@@ -76,6 +77,9 @@ browser-deps: ## axe-core for the browser tests' accessibility checks (from the 
 
 postgres:
 	@scripts/ensure-postgres.sh
+
+redis:
+	@scripts/ensure-redis.sh
 
 clean:
 	rm -rf $(VENV) widget/node_modules widget/packages/*/dist var test-artifacts

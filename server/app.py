@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from server.addresses import guarded_transport
 from server.api.routes import routes as api_routes
 from server.catalog.loader import load_catalog
 from server.crypto import Sealer
@@ -21,8 +22,14 @@ from server.db.migrations import migrate
 from server.error_responses import EXCEPTION_HANDLERS
 from server.http import OutboundHTTP
 from server.lifecycle.tasks import BackgroundTasks
-from server.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from server.middleware import (
+    AccessLogMiddleware,
+    BodySizeLimitMiddleware,
+    SecurityHeadersMiddleware,
+    TextInputMiddleware,
+)
 from server.pages import make_templates
+from server.ratelimit import RateLimiter
 from server.routes import auth, picker, sandbox, static, widget
 from server.services import Services
 from server.settings import Settings
@@ -34,7 +41,7 @@ logger = logging.getLogger("latchkey")
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     catalog = load_catalog(settings.catalog_dir)  # an invalid catalog stops the service here
-    database = open_database(settings.database_url)
+    database = open_database(settings.database_url, lock_timeout=settings.database_lock_timeout)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -46,6 +53,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             max_bytes=settings.http_max_bytes,
             mounts={settings.origin: httpx.ASGITransport(app=app)},
         )
+        typed_host_http = OutboundHTTP(
+            deadline=settings.http_timeout,
+            max_bytes=settings.http_max_bytes,
+            transport=guarded_transport(allow_loopback=False),
+        )
         app.state.services = Services(
             settings=settings,
             db=database,
@@ -53,6 +65,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             signer=Signer(settings.secret_key, settings.old_secret_keys),
             catalog=catalog,
             http=http,
+            typed_host_http=typed_host_http,
+            limiter=RateLimiter(settings.rate_limit_storage, settings.rate_limits),
         )
         background = app.state.background = BackgroundTasks(app.state.services)
         if settings.background_tasks:
@@ -63,6 +77,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await background.stop()
             await http.aclose()
+            await typed_host_http.aclose()
+            await app.state.services.limiter.aclose()
             await close_database(database)
 
     routes = [
@@ -79,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/sandbox/oauth/authorize", sandbox.authorize, methods=["GET"]),
         Route("/sandbox/oauth/decide", sandbox.decide, methods=["POST"]),
         Route("/sandbox/oauth/token", sandbox.token, methods=["POST"]),
+        Route("/sandbox/oauth/revoke", sandbox.revoke, methods=["POST"]),
         Route("/sandbox/.well-known/oauth-authorization-server", sandbox.metadata, methods=["GET"]),
         *api_routes,
         *dashboard_routes,
@@ -90,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(AccessLogMiddleware),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(SecurityHeadersMiddleware),
+            Middleware(TextInputMiddleware),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

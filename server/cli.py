@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 def _run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     async def runner() -> T:
-        db = open_database(settings.database_url)
+        db = open_database(settings.database_url, lock_timeout=settings.database_lock_timeout)
         await db.connect()
         try:
             await migrate(db)

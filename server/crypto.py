@@ -26,6 +26,10 @@ from server.errors import LatchkeyError
 _PREFIX = "v1"
 
 
+class UnreadableSecret(LatchkeyError):
+    """A stored secret could not be decrypted (wrong key or tampered row)."""
+
+
 def derive_key(secret: str, purpose: str, length: int = 32) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=b"latchkey", info=purpose.encode()).derive(
         secret.encode()
@@ -60,7 +64,7 @@ class Sealer:
                 raise ValueError(prefix)
             return AESGCM(key).decrypt(raw[:12], raw[12:], aad.encode())
         except (ValueError, KeyError, InvalidTag) as exc:
-            raise LatchkeyError("A stored secret could not be decrypted (wrong key or tampered row).") from exc
+            raise UnreadableSecret() from exc
 
     def seal_json(self, value: Any, aad: str) -> str:
         return self.seal(json.dumps(value, separators=(",", ":")).encode(), aad)

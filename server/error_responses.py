@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import logging
+import socket
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ExceptionHandler
 
-from server.errors import ErrorCodeName, LatchkeyError
+from server.db.database import database_unavailable
+from server.errors import ErrorCodeName, LatchkeyError, RateLimited, ServiceUnavailable, Unauthorized
 from server.pages import render
 
 logger = logging.getLogger("latchkey.errors")
+
+# A database fault passes (a lock is released, the server comes back): clients retry after this.
+RETRY_AFTER_SECONDS = 5
 
 _HTTP_CODES: dict[int, ErrorCodeName] = {
     404: "not_found",
@@ -38,8 +45,16 @@ def error_page(request: Request, code: ErrorCodeName, message: str, status: int)
 
 def respond(request: Request, error: LatchkeyError) -> Response:
     if wants_json(request):
-        return json_error(error.code, error.message, error.status)
-    return error_page(request, error.code, error.message, error.status)
+        response: Response = json_error(error.code, error.message, error.status)
+    else:
+        response = error_page(request, error.code, error.message, error.status)
+    if error.status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Unauthorized):
+        response.headers["WWW-Authenticate"] = error.challenge
+    return response
 
 
 async def handle_latchkey_error(request: Request, exc: Exception) -> Response:
@@ -66,7 +81,29 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
     return error_page(request, "server_error", message, 500)
 
 
+async def handle_database_fault(request: Request, exc: Exception) -> Response:
+    """A database that is unavailable for a moment is a 503 to retry; any other fault stays a 500."""
+    if not database_unavailable(exc):
+        return await handle_unexpected(request, exc)
+    logger.warning("%s %s: the database is unavailable: %r", request.method, request.url.path, exc)
+    return respond(
+        request, ServiceUnavailable("The service is unavailable for a moment. Nothing was saved; please retry shortly.")
+    )
+
+
+# What the database drivers raise when the database is out of reach (see database_unavailable).
+_DATABASE_FAULTS = (
+    sqlite3.OperationalError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+)
+
 EXCEPTION_HANDLERS: Mapping[Any, ExceptionHandler] = {
+    **dict.fromkeys(_DATABASE_FAULTS, handle_database_fault),
     LatchkeyError: handle_latchkey_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,

@@ -35,12 +35,15 @@ ErrorCodeName = Literal[
     "origin_not_allowed",
     "redirect_not_allowed",
     "session_required",
+    "session_used",
+    "expired_session",
     "issuer_mismatch",
     "invalid_credentials",
     "provider_error",
     "provider_unavailable",
     "sandbox_only",
     "connection_unhealthy",
+    "service_unavailable",
     "csrf_failed",
     "missing_credentials",
     "account_locked",
@@ -87,7 +90,9 @@ ERROR_CODES: dict[str, ErrorCode] = {
         _code("method_not_allowed", 405, "browser api", "The route exists, but not with this HTTP method."),
         _code("conflict", 409, "api", "The resource is in a state that does not allow this."),
         _code("payload_too_large", 413, "browser api", "The request body is larger than the service accepts."),
-        _code("rate_limited", 429, "browser api", "Too many requests; retry after the time Retry-After gives."),
+        _code(
+            "rate_limited", 429, "browser api dashboard", "Too many requests; retry after the time Retry-After gives."
+        ),
         _code("access_denied", 400, "browser", "The end-user declined the authorization at the provider."),
         _code(
             "invalid_state",
@@ -128,6 +133,8 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "redirect_not_allowed", 400, "browser api", "A success or failure URL is not on the allowed redirect URLs."
         ),
         _code("session_required", 403, "browser", "This environment opens the widget only with a connect session."),
+        _code("session_used", 403, "browser", "The connect session or link was used by another browser, or used up."),
+        _code("expired_session", 400, "browser", "The connect session or link expired or was revoked; open it anew."),
         _code("issuer_mismatch", 400, "browser", "The authorization response came from another issuer (RFC 9207)."),
         _code(
             "invalid_credentials",
@@ -141,9 +148,20 @@ ERROR_CODES: dict[str, ErrorCode] = {
         _code(
             "connection_unhealthy", 409, "api", "The connection's tokens can no longer be refreshed: re-authorize it."
         ),
+        _code(
+            "service_unavailable",
+            503,
+            "browser api dashboard",
+            "Latchkey's database is unavailable for a moment; retry after the time Retry-After gives.",
+        ),
         _code("csrf_failed", 403, "dashboard", "A dashboard form expired or came from another site."),
         _code("missing_credentials", 400, "dashboard", "Sign-in without an email address or password."),
-        _code("account_locked", 429, "dashboard", "Too many wrong passwords: sign-in is locked for a while."),
+        _code(
+            "account_locked",
+            429,
+            "dashboard",
+            "Too many wrong passwords from this address: its sign-in is locked a while.",
+        ),
         _code("invalid_email", 400, "dashboard", "Not an email address."),
         _code("member_exists", 409, "dashboard", "That email address is already a member."),
         _code(
@@ -196,6 +214,11 @@ class Unauthorized(LatchkeyError):
     """A valid secret API key is required."""
 
     code: ErrorCodeName = "unauthorized"
+
+    def __init__(self, message: str = "", *, invalid_token: bool = False) -> None:
+        super().__init__(message)
+        # RFC 6750 §3: the challenge of the 401; error="invalid_token" only when a key was sent.
+        self.challenge = 'Bearer realm="latchkey"' + (', error="invalid_token"' if invalid_token else "")
 
 
 class Forbidden(LatchkeyError):
@@ -258,6 +281,22 @@ class ConnectionUnhealthy(LatchkeyError):
     """The connection's tokens can no longer be refreshed: the end-user must re-authorize."""
 
     code: ErrorCodeName = "connection_unhealthy"
+
+
+class ServiceUnavailable(LatchkeyError):
+    """The database is unavailable for a moment: retry shortly."""
+
+    code: ErrorCodeName = "service_unavailable"
+
+
+class RateLimited(LatchkeyError):
+    """Too many requests: retry after `retry_after` seconds (sent as Retry-After)."""
+
+    code: ErrorCodeName = "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many requests. Try again in {retry_after} seconds.")
+        self.retry_after = retry_after
 
 
 class ConfigurationError(Exception):

@@ -2,6 +2,7 @@
 
 Every call has an overall deadline (not only a read timeout), a response size cap, and follows
 no redirects. Requests to Latchkey's own origin (the sandbox provider) are served in-process.
+With `addresses.guarded_transport`, it connects only to addresses the SSRF rule allows.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ class OutboundHTTP:
         deadline: float,
         max_bytes: int,
         mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.deadline = deadline
         self.max_bytes = max_bytes
         self._client = httpx.AsyncClient(
+            transport=transport,
             timeout=httpx.Timeout(deadline, connect=min(5.0, deadline)),
             follow_redirects=False,
             mounts=dict(mounts or {}),

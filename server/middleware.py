@@ -1,12 +1,19 @@
-"""Pure ASGI middleware: an access log without query strings, and default security headers."""
+"""Pure ASGI middleware: an access log without query strings, default security headers, the body
+size limit, and the character rule for every path, query string and form (server/text.py)."""
 
 from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.error_responses import respond
+from server.errors import InvalidRequest
+from server.text import check_pairs, check_text
 
 access_logger = logging.getLogger("latchkey.access")
 
@@ -105,3 +112,63 @@ async def _too_large(send: Send) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class TextInputMiddleware:
+    """Refuses a path, query string or form whose text is not clean UTF-8 without control characters.
+
+    Starlette would decode bad UTF-8 with replacement characters (a silently different value) and
+    hand NUL on to the database; here the request is answered 400 invalid_request — a page with
+    its data-error-code for a browser, JSON for the API — before any route reads it. JSON bodies
+    are checked where they are parsed (server/api/validation.py).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replay = receive
+        try:
+            check_text(scope["path"], "The path")
+            check_pairs(_pairs(scope.get("query_string", b"")), "query")
+            content_type = dict(scope.get("headers", [])).get(b"content-type", b"").split(b";")[0].strip().lower()
+            if content_type == b"application/x-www-form-urlencoded":
+                body, replay = await _buffered(receive)
+                check_pairs(_pairs(body), "form")
+        except InvalidRequest as exc:
+            await respond(Request(scope), exc)(scope, replay, send)
+            return
+        await self.app(scope, replay, send)
+
+
+def _pairs(encoded: bytes) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(encoded.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("The request carries text that is not valid UTF-8.") from exc
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole body (the size limit wraps this), and a receive that hands it on again."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay

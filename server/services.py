@@ -10,6 +10,7 @@ from databases import Database
 from server.catalog.loader import Catalog
 from server.crypto import Sealer
 from server.http import OutboundHTTP
+from server.ratelimit import RateLimiter
 from server.settings import Settings
 from server.signing import Signer
 
@@ -33,6 +34,10 @@ class Services:
     signer: Signer
     catalog: Catalog
     http: OutboundHTTP
+    # For a host the end-user typed (an API-key integration's check): connects only to the
+    # public address it checked (server/addresses.py).
+    typed_host_http: OutboundHTTP
+    limiter: RateLimiter
 
     @property
     def sandbox_issuer(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -11,10 +12,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from server.ratelimit import LIMIT_NAMES, LimitName, check_storage_url, parse_limit
+
 logger = logging.getLogger("latchkey.settings")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+RATE_LIMIT_SETTINGS = ("LATCHKEY_RATE_LIMIT_STORAGE", *(f"LATCHKEY_RATE_LIMIT_{n.upper()}" for n in LIMIT_NAMES))
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Settings:
     static_dir: Path = PROJECT_ROOT / "server" / "static"
     log_level: str = "INFO"
     max_body_bytes: int = 65_536
+    # Seconds a statement waits for a database lock before the request is answered 503 (retry).
+    database_lock_timeout: float = 15.0
     # Connection lifecycle: the background refresher and the health rules.
     background_tasks: bool = True
     refresh_ahead: int = 600
@@ -44,6 +50,21 @@ class Settings:
     webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
     webhook_poll_interval: float = 1.0
     webhook_allow_loopback: bool = False
+    # Plain http:// base URL off loopback: redirect URIs and cookies in clear (RFC 9700 §2.6).
+    allow_insecure_base_url: bool = False
+    # Rate limits (server/ratelimit.py), each in the `limits` notation; the storage is shared by
+    # every process pointed at it (redis://…) or counted per process (memory://).
+    rate_limit_storage: str = "memory://"
+    rate_limit_picker: str = "600/minute"  # per client address
+    rate_limit_start: str = "300/minute"  # per client address
+    rate_limit_credentials: str = "120/minute"  # per client address
+    rate_limit_sign_in: str = "60/minute"  # per client address
+    rate_limit_api: str = "10000/minute"  # per API key
+    rate_limit_api_auth_failure: str = "60/minute"  # per client address
+    # Dashboard sign-in: this many wrong passwords in a row, from one address, lock that address out
+    # of that account for sign_in_lockout seconds.
+    sign_in_max_failures: int = 5
+    sign_in_lockout: int = 900
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -58,6 +79,10 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def rate_limits(self) -> dict[LimitName, str]:
+        return {name: getattr(self, f"rate_limit_{name}") for name in LIMIT_NAMES}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +100,8 @@ class Settings:
             kwargs["catalog_dir"] = Path(env["LATCHKEY_CATALOG_DIR"])
         if env.get("LATCHKEY_HTTP_TIMEOUT"):
             kwargs["http_timeout"] = float(env["LATCHKEY_HTTP_TIMEOUT"])
+        if env.get("LATCHKEY_DATABASE_LOCK_TIMEOUT"):
+            kwargs["database_lock_timeout"] = float(env["LATCHKEY_DATABASE_LOCK_TIMEOUT"])
         if env.get("LATCHKEY_STATE_MAX_AGE"):
             kwargs["state_max_age"] = int(env["LATCHKEY_STATE_MAX_AGE"])
         if env.get("LATCHKEY_BACKGROUND_TASKS"):
@@ -95,14 +122,56 @@ class Settings:
             kwargs["webhook_allow_loopback"] = _flag(
                 env["LATCHKEY_WEBHOOK_ALLOW_LOOPBACK"], "LATCHKEY_WEBHOOK_ALLOW_LOOPBACK"
             )
+        if env.get("LATCHKEY_ALLOW_INSECURE_BASE_URL"):
+            kwargs["allow_insecure_base_url"] = _flag(
+                env["LATCHKEY_ALLOW_INSECURE_BASE_URL"], "LATCHKEY_ALLOW_INSECURE_BASE_URL"
+            )
+        for name in RATE_LIMIT_SETTINGS:
+            if env.get(name):
+                kwargs[name.removeprefix("LATCHKEY_").lower()] = env[name].strip()
+        if env.get("LATCHKEY_SIGN_IN_MAX_FAILURES"):
+            kwargs["sign_in_max_failures"] = int(env["LATCHKEY_SIGN_IN_MAX_FAILURES"])
+        if env.get("LATCHKEY_SIGN_IN_LOCKOUT"):
+            kwargs["sign_in_lockout"] = int(env["LATCHKEY_SIGN_IN_LOCKOUT"])
         settings = cls(**kwargs)
+        check_base_url(settings.base_url, allow_insecure=settings.allow_insecure_base_url)
         if len(settings.secret_key) < 32:
             raise ValueError("LATCHKEY_SECRET_KEY must be at least 32 characters")
         if settings.refresh_rate < 1:
             raise ValueError("LATCHKEY_REFRESH_RATE must be at least 1 (refreshes per minute)")
         if any(delay < 0 for delay in settings.webhook_retry_schedule):
             raise ValueError("LATCHKEY_WEBHOOK_RETRY_SCHEDULE must list non-negative seconds")
+        check_storage_url(settings.rate_limit_storage)
+        for name, value in settings.rate_limits.items():
+            parse_limit(value, f"LATCHKEY_RATE_LIMIT_{name.upper()}")
+        if settings.sign_in_max_failures < 1 or settings.sign_in_lockout < 1:
+            raise ValueError("LATCHKEY_SIGN_IN_MAX_FAILURES and LATCHKEY_SIGN_IN_LOCKOUT must be at least 1")
         return settings
+
+
+def check_base_url(base_url: str, *, allow_insecure: bool) -> None:
+    """https://, or plain http:// to loopback (127.0.0.0/8, ::1, localhost) for local use.
+
+    Redirect URIs are built from the base URL and must be protected by TLS (RFC 9700 §2.6): an
+    authorization code, the state and the binding cookie would otherwise cross the network in clear.
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"LATCHKEY_BASE_URL must be an https:// URL with a host, not {base_url!r}")
+    if parts.scheme == "http" and not _loopback(parts.hostname) and not allow_insecure:
+        raise ValueError(
+            f"LATCHKEY_BASE_URL {base_url!r} is plain http:// off loopback: use https:// "
+            "(or set LATCHKEY_ALLOW_INSECURE_BASE_URL=on, never in production)"
+        )
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _flag(value: str, name: str) -> bool:

@@ -1,20 +1,30 @@
-"""Bearer secret keys: each resolves to one workspace environment."""
+"""Bearer secret keys: each resolves to one workspace environment.
+
+Each key has its own request budget (counted under its hash, never the key itself); requests
+without a valid key count against their client address, so guessing keys is slowed down while a
+valid key from the same address is still served within its own budget.
+"""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 
+from server.crypto import hash_api_key
 from server.db.workspaces import Environment, environment_for_key
 from server.errors import Unauthorized
 from server.services import services_of
+from server.throttle import limit
 
 
 async def authenticate(request: Request) -> Environment:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
+        await limit(request, "api_auth_failure")
         raise Unauthorized("Send your secret API key as 'Authorization: Bearer lk_…'.")
     env = await environment_for_key(services_of(request).db, key.strip())
     if env is None:
-        raise Unauthorized("This API key is not valid (it may have been rotated).")
+        await limit(request, "api_auth_failure")
+        raise Unauthorized("This API key is not valid (it may have been rotated).", invalid_token=True)
+    await limit(request, "api", hash_api_key(key.strip()))
     return env

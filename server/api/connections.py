@@ -9,11 +9,10 @@ from starlette.responses import JSONResponse, Response
 from server.api.auth import authenticate
 from server.api.validation import int_param, only_fields, opt_str_list, read_json
 from server.db import connections as connection_store
-from server.db import events
 from server.errors import Forbidden, InvalidRequest, NotFound
 from server.flow.connect import store_test_connection
 from server.flow.scopes import parse_scope_list
-from server.lifecycle import refresh
+from server.lifecycle import deletion, refresh
 from server.services import services_of
 
 
@@ -71,20 +70,9 @@ async def check_connection(request: Request) -> Response:
 
 
 async def delete_connection(request: Request) -> Response:
+    """Revokes the tokens at the provider (best effort), then deletes: `connection.deleted` says how it went."""
     env = await authenticate(request)
-    services = services_of(request)
-    connection = await connection_store.delete_connection(
-        services.db, env.workspace_id, env.name, request.path_params["id"]
-    )
-    await events.record_event(
-        services.db,
-        workspace_id=env.workspace_id,
-        environment=env.name,
-        integration=connection.integration,
-        external_xref=connection.external_xref,
-        connection_id=connection.id,
-        type="connection.deleted",
-    )
+    await deletion.delete_connection(services_of(request), env.workspace_id, env.name, request.path_params["id"])
     return Response(status_code=204)
 
 

@@ -242,8 +242,13 @@ def document(base_url: str) -> Schema:
                             {
                                 "type": "object",
                                 "properties": {
-                                    "token": {"type": "string"},
-                                    "expires_at": {"type": "string"},
+                                    "id": {"type": "string", "description": "for DELETE /api/v1/connect-sessions/{id}"},
+                                    "token": {
+                                        "type": "string",
+                                        "description": "for the picker's `session`; bound to the first browser "
+                                        "that starts a flow with it",
+                                    },
+                                    "expires_at": {"type": "string", "format": "date-time"},
                                     "url": {"type": "string"},
                                 },
                             }
@@ -252,6 +257,13 @@ def document(base_url: str) -> Schema:
                     **_ERRORS,
                 },
             }
+        },
+        "/api/v1/connect-sessions/{id}": {
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "delete": {
+                "summary": "Revoke a connect session or an authorization URL: no flow starts or completes with it",
+                "responses": {"204": {"description": "Revoked"}, **_ERRORS},
+            },
         },
         "/api/v1/auth-urls": {
             "post": {
@@ -276,7 +288,15 @@ def document(base_url: str) -> Schema:
                         _data(
                             {
                                 "type": "object",
-                                "properties": {"url": {"type": "string"}, "expires_at": {"type": "string"}},
+                                "properties": {
+                                    "id": {"type": "string", "description": "for DELETE /api/v1/connect-sessions/{id}"},
+                                    "url": {
+                                        "type": "string",
+                                        "description": "single use: consumed by its successful flow, and bound to "
+                                        "the first browser that opens it",
+                                    },
+                                    "expires_at": {"type": "string", "format": "date-time"},
+                                },
                             }
                         )
                     ),

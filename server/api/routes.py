@@ -13,6 +13,7 @@ routes = [
     Route("/api/v1/integrations/{slug}", integrations.activate, methods=["PUT"]),
     Route("/api/v1/integrations/{slug}", integrations.deactivate, methods=["DELETE"]),
     Route("/api/v1/connect-sessions", sessions.create_connect_session, methods=["POST"]),
+    Route("/api/v1/connect-sessions/{id}", sessions.revoke_connect_session, methods=["DELETE"]),
     Route("/api/v1/auth-urls", sessions.create_auth_url, methods=["POST"]),
     Route("/api/v1/connections", connections.list_connections, methods=["GET"]),
     Route("/api/v1/connections", connections.create_test_connection, methods=["POST"]),

@@ -1,8 +1,8 @@
-"""Connect sessions (the secure way to open the widget) and authorization URLs (custom flow)."""
+"""Connect sessions (the secure way to open the widget) and authorization URLs (custom flow):
+both server-side records (server/db/connect_sessions.py), single use where they should be."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -10,16 +10,11 @@ from starlette.responses import JSONResponse, Response
 
 from server.api.auth import authenticate
 from server.api.validation import only_fields, opt_str, opt_str_list, read_json
+from server.db import connect_sessions as session_store
 from server.db import connections as connection_store
-from server.db.clock import utcnow
 from server.errors import InvalidRequest, NotFound
 from server.flow.opening import build_context, display_options
 from server.services import services_of
-from server.signing import SALT_CONTEXT, SALT_SESSION
-
-
-def _iso(seconds: int) -> str:
-    return (utcnow() + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
 
 
 async def create_connect_session(request: Request) -> Response:
@@ -64,19 +59,34 @@ async def create_connect_session(request: Request) -> Response:
         connection_id=connection_id,
         display={"mode": "popup" if origin else "redirect", "host_state": opt_str(data, "state", max_len=512)},
     )
-    payload = {**ctx.to_dict(), "origin": ctx.origin}
-    token = services.signer.sign(SALT_SESSION, payload)
-    max_age = services.settings.connect_session_max_age
+    record, token = await session_store.create(
+        services.db,
+        workspace_id=env.workspace_id,
+        environment=env.name,
+        kind="session",
+        context={**ctx.to_dict(), "origin": ctx.origin},
+        max_age=services.settings.connect_session_max_age,
+    )
     return JSONResponse(
         {
             "data": {
+                "id": record.id,
                 "token": token,
-                "expires_at": _iso(max_age),
+                "expires_at": session_store.iso(record.expires_at),
                 "url": f"{services.settings.base_url}/picker?{urlencode({'session': token, 'mode': 'redirect'})}",
             }
         },
         status_code=201,
     )
+
+
+async def revoke_connect_session(request: Request) -> Response:
+    """End a connect session or an authorization link now: no flow starts or completes with it."""
+    env = await authenticate(request)
+    revoked = await session_store.revoke(services_of(request).db, env.workspace_id, env.name, request.path_params["id"])
+    if revoked is None:
+        raise NotFound("No such connect session in this environment.")
+    return Response(status_code=204)
 
 
 async def create_auth_url(request: Request) -> Response:
@@ -103,8 +113,15 @@ async def create_auth_url(request: Request) -> Response:
         failure_url=failure_url,
         display=display,
     )
-    token = services.signer.sign(SALT_CONTEXT, ctx.to_dict())
-    url = f"{services.settings.base_url}/auth/{integration.slug}/start?{urlencode({'ctx': token})}"
+    record, token = await session_store.create(
+        services.db,
+        workspace_id=env.workspace_id,
+        environment=env.name,
+        kind="auth_url",
+        context=ctx.to_dict(),
+        max_age=services.settings.connect_session_max_age,
+    )
+    url = f"{services.settings.base_url}/auth/{integration.slug}/start?{urlencode({'link': token})}"
     return JSONResponse(
-        {"data": {"url": url, "expires_at": _iso(services.settings.connect_session_max_age)}}, status_code=201
+        {"data": {"id": record.id, "url": url, "expires_at": session_store.iso(record.expires_at)}}, status_code=201
     )

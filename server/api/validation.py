@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from server.errors import InvalidRequest
+from server.text import check_json
 
 MAX_BODY = 65_536
 
@@ -24,6 +25,7 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise InvalidRequest("The request body is not valid JSON.") from exc
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    check_json(data)  # lone surrogates, NUL and other control characters: 400, not a 500 later
     return data
 
 

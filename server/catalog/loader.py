@@ -32,9 +32,10 @@ from server.errors import ConfigurationError
 
 BUILTIN_DIR = Path(__file__).parent / "integrations"
 LOGO_DIR = Path(__file__).parent / "logos"
+LOGO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.svg")
 SCHEMA_PATH = Path(__file__).parent / "schema.json"
 _ORIGIN_OR_HOST = re.compile(r"https://[A-Za-z0-9.-]+|[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost)(:[0-9]+)?")
-_URL_FIELDS = ("authorize_url", "token_url", "request_token_url", "access_token_url")
+_URL_FIELDS = ("authorize_url", "token_url", "revocation_url", "request_token_url", "access_token_url")
 
 
 @dataclass(frozen=True)
@@ -153,13 +154,25 @@ def _semantic_checks(path: Path, data: dict[str, Any]) -> None:
             except re.error as exc:
                 fail(f"auth.fields.{f['name']}.pattern", f"is not a valid regular expression: {exc}")
     logo = data.get("logo")
-    if (
-        logo
-        and not logo.startswith("https://")
-        and not (LOGO_DIR / logo).is_file()
-        and not (path.parent / logo).is_file()
-    ):
+    if logo and not logo.startswith("https://") and find_logo(logo, path) is None:
+        # The schema already refuses a folder or an absolute path; this also refuses a link out.
         fail("logo", f"file {logo!r} not found in {LOGO_DIR} or beside the catalog file")
+
+
+def find_logo(logo: str, source: Path | None) -> Path | None:
+    """The logo file of an entry: a bare .svg name, in the logos folder or beside the entry's file.
+
+    Nothing else is ever served as a logo: not `../var/secret_key`, an absolute path, or a
+    symbolic link that leads out of those two folders.
+    """
+    if not LOGO_NAME.fullmatch(logo):
+        return None
+    folders: list[Path] = [LOGO_DIR, source.parent] if source else [LOGO_DIR]
+    for folder in folders:
+        candidate = folder / logo
+        if candidate.is_file() and candidate.resolve().parent == folder.resolve():
+            return candidate
+    return None
 
 
 def _variables(raw: Iterable[Mapping[str, Any]]) -> tuple[Variable, ...]:
@@ -188,6 +201,7 @@ def _build(path: Path, data: dict[str, Any], custom: bool) -> Integration:
             authorize_url=auth["authorize_url"],
             token_url=auth["token_url"],
             issuer=auth.get("issuer"),
+            revocation_url=auth.get("revocation_url"),
             token_auth_method=auth.get("token_auth_method", "client_secret_post"),
             token_request_format=auth.get("token_request_format", "form"),
             token_accept=auth.get("token_accept", "application/json"),
@@ -210,6 +224,8 @@ def _build(path: Path, data: dict[str, Any], custom: bool) -> Integration:
                 zero_expires_in_means_never=tr.get("zero_expires_in_means_never", False),
                 error_flag=tr.get("error_flag"),
                 extra=dict(tr.get("extra", {})),
+                token_type=tr.get("token_type", "Bearer"),
+                token_type_optional=tr.get("token_type_optional", False),
             ),
             metadata_requests=tuple(
                 MetadataRequest(

@@ -44,6 +44,8 @@ class TokenResponseSpec:
     zero_expires_in_means_never: bool = False
     error_flag: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    token_type: str = "Bearer"  # the type the response must name (case-insensitive)
+    token_type_optional: bool = False  # the provider sends no token_type (Shopify)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class OAuth2Spec:
     authorize_url: str
     token_url: str
     issuer: str | None = None
+    revocation_url: str | None = None  # RFC 7009; the client authenticates there as at the token endpoint
     token_auth_method: str = "client_secret_post"
     token_request_format: str = "form"
     token_accept: str = "application/json"

@@ -6,7 +6,9 @@
   `__Host-` prefixed (so Secure) when the service runs on https.
 - Every form carries the session's CSRF token (synchronizer pattern); the sign-in form, before
   any session exists, a double-submit token (a cookie and a signed copy in the form).
-- Five wrong passwords in a row lock the account for 15 minutes (kept in the members table).
+- Five wrong passwords in a row from one client address lock that address out of that account for
+  15 minutes (LATCHKEY_SIGN_IN_MAX_FAILURES, LATCHKEY_SIGN_IN_LOCKOUT; kept in the database): a
+  stranger elsewhere cannot lock a member out.
 """
 
 from __future__ import annotations
@@ -35,8 +37,6 @@ SIGN_IN_SALT = "latchkey.dashboard-sign-in.v1"
 FLASH_SALT = "latchkey.dashboard-flash.v1"
 SESSION_MAX_AGE = timedelta(hours=12)
 SIGN_IN_FORM_MAX_AGE = 3600
-MAX_FAILED_SIGN_INS = 5
-LOCKOUT = timedelta(minutes=15)
 CSRF_FIELD = "csrf_token"
 
 
@@ -82,24 +82,32 @@ def _delete_cookie(response: Response, settings: Settings, name: str) -> None:
 # ---- Signing in -----------------------------------------------------------------------------------
 
 
-async def check_password(services: Services, email: str, password: str) -> SignInResult:
-    """The member, or why not: a wrong email or password (one answer for both), or a lockout."""
+async def check_password(services: Services, email: str, password: str, client_address: str) -> SignInResult:
+    """The member, or why not: a wrong email or password (one answer for both), or this address's lockout."""
     now = utcnow()
     record = await member_store.find_by_email(services.db, email)
     if record is None:
         await run_in_threadpool(passwords.burn_time, password)
         return SignInResult()
-    if record.locked_until and record.locked_until > now:
-        return SignInResult(locked_until=record.locked_until)  # the password is not even checked
+    member_id = record.member.id
+    locked_until = await member_store.locked_until(services.db, member_id, client_address, now=now)
+    if locked_until is not None:
+        return SignInResult(locked_until=locked_until)  # the password is not even checked
     if not await run_in_threadpool(passwords.verify_password, password, record.password_hash):
+        settings = services.settings
         locked = await member_store.record_failed_sign_in(
-            services.db, record.member.id, now=now, max_failures=MAX_FAILED_SIGN_INS, lock_until=now + LOCKOUT
+            services.db,
+            member_id,
+            client_address,
+            now=now,
+            max_failures=settings.sign_in_max_failures,
+            lock_until=now + timedelta(seconds=settings.sign_in_lockout),
         )
         return SignInResult(locked_until=locked)
     rehashed = None
     if passwords.needs_rehash(record.password_hash):
         rehashed = await run_in_threadpool(passwords.hash_password, password)
-    await member_store.record_sign_in(services.db, record.member.id, now=now, password_hash=rehashed)
+    await member_store.record_sign_in(services.db, member_id, client_address, now=now, password_hash=rehashed)
     return SignInResult(member=record.member)
 
 

@@ -19,7 +19,7 @@ from databases import Database
 from databases.interfaces import Record
 from sqlalchemy.dialects import postgresql, sqlite
 
-from server.crypto import Sealer, random_id
+from server.crypto import Sealer, UnreadableSecret, random_id
 from server.db.clock import as_utc, required_utc, utcnow
 from server.db.tables import connections
 from server.errors import InvalidRequest, NotFound
@@ -66,6 +66,30 @@ class Connection:
             "authorized_at": _iso(self.authorized_at),
             "status_changed_at": _iso(self.status_changed_at),
         }
+
+
+class CredentialsUnreadable(Exception):
+    """The connection's stored credentials do not decrypt: another secret key, or a ciphertext from another row.
+
+    Not a LatchkeyError: it carries the row to mark unhealthy, and server/lifecycle/refresh.py turns it into
+    ConnectionUnhealthy (409).
+    """
+
+    def __init__(self, connection: Connection, ciphertext: str) -> None:
+        super().__init__(f"the credentials of connection {connection.id} do not decrypt")
+        self.connection = connection
+        self.ciphertext = ciphertext  # the one that failed: only that one may be marked unreadable
+
+
+def _open_credentials(sealer: Sealer, connection: Connection, ciphertext: str) -> dict[str, Any]:
+    aad = credentials_aad(
+        connection.workspace_id, connection.environment, connection.integration, connection.external_xref
+    )
+    try:
+        credentials: dict[str, Any] = sealer.open_json(ciphertext, aad)
+    except UnreadableSecret as exc:
+        raise CredentialsUnreadable(connection, ciphertext) from exc
+    return credentials
 
 
 @dataclass(frozen=True)
@@ -187,11 +211,7 @@ async def read_credentials(db: Database, sealer: Sealer, connection: Connection)
     row = await db.fetch_one(sa.select(connections.c.credentials_enc).where(connections.c.id == connection.id))
     if row is None:
         raise NotFound("The connection was deleted.")
-    aad = credentials_aad(
-        connection.workspace_id, connection.environment, connection.integration, connection.external_xref
-    )
-    credentials: dict[str, Any] = sealer.open_json(row["credentials_enc"], aad)
-    return credentials
+    return _open_credentials(sealer, connection, row["credentials_enc"])
 
 
 async def list_connections(
@@ -250,12 +270,9 @@ async def load_refresh_state(db: Database, sealer: Sealer, connection_id: str) -
     if row is None:
         return None
     connection = _row(row)
-    aad = credentials_aad(
-        connection.workspace_id, connection.environment, connection.integration, connection.external_xref
-    )
     return RefreshState(
         connection=connection,
-        credentials=sealer.open_json(row["credentials_enc"], aad),
+        credentials=_open_credentials(sealer, connection, row["credentials_enc"]),
         authorized_at_raw=row["authorized_at"],
         refreshable=None if row["refreshable"] is None else bool(row["refreshable"]),
         lock_until=as_utc(row["refresh_lock_until"]),
@@ -361,6 +378,28 @@ async def record_refresh_failure(
             values["status_changed_at"] = now
     row = await db.fetch_one(
         connections.update().where(_same_grant(state)).values(**values).returning(*_PUBLIC_COLUMNS)
+    )
+    return _row(row) if row else None
+
+
+async def mark_credentials_unreadable(
+    db: Database, unreadable: CredentialsUnreadable, *, reason: str, now: datetime
+) -> Connection | None:
+    """Mark unhealthy a connection whose credentials do not decrypt, in one UPDATE.
+
+    Only while the row still holds the ciphertext that failed (a re-authorization since wrote a
+    good one) and is not unhealthy already: of concurrent readers, one gets the row (and records
+    the event); None for the others.
+    """
+    row = await db.fetch_one(
+        connections.update()
+        .where(
+            connections.c.id == unreadable.connection.id,
+            connections.c.credentials_enc == unreadable.ciphertext,
+            connections.c.status != "unhealthy",
+        )
+        .values(status="unhealthy", status_reason=reason[:500], status_changed_at=now, updated_at=now)
+        .returning(*_PUBLIC_COLUMNS)
     )
     return _row(row) if row else None
 

@@ -23,8 +23,12 @@ async def record_event(
     connection_id: str | None = None,
     error_code: str | None = None,
     detail: str | None = None,
+    revocation: str | None = None,
 ) -> None:
-    """Append to the audit trail; for webhook event types, also write the outbox in one transaction."""
+    """Append to the audit trail; for webhook event types, also write the outbox in one transaction.
+
+    `revocation`: a deletion's outcome at the provider (server/flow/revocation.py), for the webhook.
+    """
     now = utcnow()
     insert = auth_events.insert().values(
         workspace_id=workspace_id,
@@ -56,6 +60,7 @@ async def record_event(
                 connection_id=connection_id,
                 error_code=error_code,
                 detail=detail,
+                revocation=revocation,
             ),
         )
     if queued:
@@ -71,6 +76,7 @@ def webhook_data(
     connection_id: str | None,
     error_code: str | None,
     detail: str | None,
+    revocation: str | None = None,
 ) -> dict[str, Any]:
     """An event's webhook `data`: identifiers and codes only — never credentials or provider text."""
     data: dict[str, Any] = {"integration": integration, "environment": environment, "external_xref": external_xref}
@@ -82,6 +88,8 @@ def webhook_data(
         data["error_code"] = error_code
         data["status"] = "unhealthy"
         data["status_reason"] = detail
+    if type == "connection.deleted":
+        data["revocation"] = revocation  # revoked | failed | not_supported | not_attempted: a code, no provider text
     return data
 
 

@@ -1,5 +1,9 @@
 """Workspace members (people who sign in to the dashboard), their lockout and their sessions.
 
+The lockout is kept per member *and* client address: wrong passwords from one address lock only
+that address out of that account, so a stranger who knows a member's email cannot lock the member
+out from elsewhere. It lives in the database, so every process serving the dashboard shares it.
+
 Passwords arrive here already hashed (server/dashboard/passwords.py); session IDs arrive hashed
 too, so neither a password nor a usable session cookie can be read from the database.
 """
@@ -7,16 +11,17 @@ too, so neither a password nor a usable session cookie can be read from the data
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from databases import Database
 from databases.interfaces import Record
+from sqlalchemy.dialects import postgresql, sqlite
 
 from server.crypto import random_id
 from server.db.clock import as_utc, required_utc, utcnow
-from server.db.tables import dashboard_sessions, members, workspaces
+from server.db.tables import dashboard_sessions, members, sign_in_failures, workspaces
 from server.errors import Conflict, InvalidRequest, NotFound
 
 
@@ -32,12 +37,10 @@ class Member:
 
 @dataclass(frozen=True)
 class SignInRecord:
-    """What checking a password needs: the hash and the lockout state."""
+    """What checking a password needs: the hash."""
 
     member: Member
     password_hash: str
-    failed_sign_ins: int
-    locked_until: datetime | None
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,6 @@ def _member_query() -> sa.Select[*tuple[Any, ...]]:
         members.c.created_at,
         members.c.last_sign_in_at,
         members.c.password_hash,
-        members.c.failed_sign_ins,
-        members.c.locked_until,
     ).join(workspaces, workspaces.c.id == members.c.workspace_id)
 
 
@@ -117,48 +118,82 @@ async def find_by_email(db: Database, email: str) -> SignInRecord | None:
     return SignInRecord(
         member=_member(row),
         password_hash=row["password_hash"],
-        failed_sign_ins=row["failed_sign_ins"] or 0,
-        locked_until=as_utc(row["locked_until"]),
     )
 
 
 async def set_password(db: Database, member_id: str, password_hash: str) -> None:
     """A new password also ends every session and any lockout."""
     async with db.transaction():
-        await db.execute(
-            members.update()
-            .where(members.c.id == member_id)
-            .values(password_hash=password_hash, failed_sign_ins=0, locked_until=None)
-        )
+        await db.execute(members.update().where(members.c.id == member_id).values(password_hash=password_hash))
         await db.execute(dashboard_sessions.delete().where(dashboard_sessions.c.member_id == member_id))
+        await db.execute(sign_in_failures.delete().where(sign_in_failures.c.member_id == member_id))
+
+
+# How long a run of wrong passwords without a lock is remembered.
+FAILURE_MEMORY = timedelta(days=1)
+
+
+async def locked_until(db: Database, member_id: str, client_address: str, *, now: datetime) -> datetime | None:
+    """The end of this address's lock on this member's sign-in, if one is in force."""
+    until = as_utc(
+        await db.fetch_val(
+            sa.select(sign_in_failures.c.locked_until).where(
+                sign_in_failures.c.member_id == member_id, sign_in_failures.c.client_address == client_address
+            )
+        )
+    )
+    return until if until is not None and until > now else None
 
 
 async def record_failed_sign_in(
-    db: Database, member_id: str, *, now: datetime, max_failures: int, lock_until: datetime
+    db: Database, member_id: str, client_address: str, *, now: datetime, max_failures: int, lock_until: datetime
 ) -> datetime | None:
-    """Count a wrong password; at `max_failures` in a row, lock the account. Returns the lock's end, if locked.
+    """Count a wrong password from this address; at `max_failures` in a row, lock it out. Returns the lock's end.
 
-    One UPDATE … RETURNING per attempt, so concurrent wrong guesses are all counted.
+    One upsert … RETURNING per attempt, so concurrent wrong guesses are all counted; the lock is set
+    only where the count has reached the limit (one UPDATE … WHERE failures >= limit).
     """
-    row = await db.fetch_one(
-        members.update()
-        .where(members.c.id == member_id)
-        .values(failed_sign_ins=members.c.failed_sign_ins + 1)
-        .returning(members.c.failed_sign_ins)
-    )
-    if row is None or row["failed_sign_ins"] < max_failures:
-        return None
     await db.execute(
-        members.update().where(members.c.id == member_id).values(failed_sign_ins=0, locked_until=lock_until)
+        sign_in_failures.delete().where(
+            sign_in_failures.c.last_failed_at < now - FAILURE_MEMORY,
+            sa.or_(sign_in_failures.c.locked_until.is_(None), sign_in_failures.c.locked_until < now),
+        )
     )
-    return lock_until
+    key = (sign_in_failures.c.member_id == member_id) & (sign_in_failures.c.client_address == client_address)
+    insert_fn = postgresql.insert if db.url.dialect == "postgresql" else sqlite.insert
+    row = await db.fetch_one(
+        insert_fn(sign_in_failures)
+        .values(member_id=member_id, client_address=client_address, failures=1, last_failed_at=now)
+        .on_conflict_do_update(
+            index_elements=["member_id", "client_address"],
+            set_={"failures": sign_in_failures.c.failures + 1, "last_failed_at": now},
+        )
+        .returning(sign_in_failures.c.failures)
+    )
+    if row is None or row["failures"] < max_failures:
+        return None
+    locked = await db.fetch_one(
+        sign_in_failures.update()
+        .where(key, sign_in_failures.c.failures >= max_failures)
+        .values(failures=0, locked_until=lock_until)
+        .returning(sign_in_failures.c.locked_until)
+    )
+    return lock_until if locked is not None else await locked_until(db, member_id, client_address, now=now)
 
 
-async def record_sign_in(db: Database, member_id: str, *, now: datetime, password_hash: str | None = None) -> None:
-    values: dict[str, Any] = {"failed_sign_ins": 0, "locked_until": None, "last_sign_in_at": now}
+async def record_sign_in(
+    db: Database, member_id: str, client_address: str, *, now: datetime, password_hash: str | None = None
+) -> None:
+    """A right password: this address's run of wrong ones ends (others' locks stay)."""
+    values: dict[str, Any] = {"last_sign_in_at": now}
     if password_hash:
         values["password_hash"] = password_hash
     await db.execute(members.update().where(members.c.id == member_id).values(**values))
+    await db.execute(
+        sign_in_failures.delete().where(
+            sign_in_failures.c.member_id == member_id, sign_in_failures.c.client_address == client_address
+        )
+    )
 
 
 async def create_session(db: Database, member_id: str, *, id_hash: str, csrf_token: str, expires_at: datetime) -> None:

@@ -95,7 +95,25 @@ def _v3(dialect: Dialect) -> list[str]:
     return statements
 
 
-MIGRATIONS: list[tuple[int, Callable[[Dialect], list[str]]]] = [(1, _v1), (2, _v2), (3, _v3)]
+def _v4(dialect: Dialect) -> list[str]:
+    """Connect sessions and authorization links as server-side records (single use, browser-bound)."""
+    statements = _added_in(4, dialect)
+    table = tables.metadata.tables["connect_sessions"]
+    statements.append(str(CreateTable(table).compile(dialect=dialect)))
+    statements.extend(str(CreateIndex(i).compile(dialect=dialect)) for i in _indexes_as_of(table, 4))
+    return statements
+
+
+def _v5(dialect: Dialect) -> list[str]:
+    """The sign-in lockout keyed by member and client address together."""
+    statements = _added_in(5, dialect)
+    table = tables.metadata.tables["sign_in_failures"]
+    statements.append(str(CreateTable(table).compile(dialect=dialect)))
+    statements.extend(str(CreateIndex(i).compile(dialect=dialect)) for i in _indexes_as_of(table, 5))
+    return statements
+
+
+MIGRATIONS: list[tuple[int, Callable[[Dialect], list[str]]]] = [(1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5)]
 
 
 def dialect_for(database: Database) -> Dialect:

@@ -22,7 +22,7 @@ import aiosqlite
 from aiosqlite.context import Result
 from databases import Database
 
-PRAGMAS = ("PRAGMA busy_timeout = 15000", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON")
+PRAGMAS = ("PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON")
 
 
 class _ImmediateTransactions:
@@ -39,8 +39,9 @@ class _ImmediateTransactions:
 
 
 class ReusingSQLitePool:
-    def __init__(self, path: str, max_size: int = 8, **options: Any) -> None:
+    def __init__(self, path: str, max_size: int = 8, *, busy_timeout_ms: int = 15000, **options: Any) -> None:
         self._path = path
+        self._pragmas = (f"PRAGMA busy_timeout = {int(busy_timeout_ms)}", *PRAGMAS)
         self._options = options
         self._idle: list[_ImmediateTransactions] = []
         self._slots = asyncio.Semaphore(max_size)
@@ -53,7 +54,7 @@ class ReusingSQLitePool:
                 return self._idle.pop()
             connection = aiosqlite.connect(database=self._path, isolation_level=None, **self._options)
             await connection.__aenter__()
-            for pragma in PRAGMAS:
+            for pragma in self._pragmas:
                 await connection.execute(pragma)
             return _ImmediateTransactions(connection)
         except BaseException:
@@ -75,7 +76,7 @@ class ReusingSQLitePool:
             await self._idle.pop().close()
 
 
-def install(database: Database, path: str) -> ReusingSQLitePool:
-    pool = ReusingSQLitePool(path)
+def install(database: Database, path: str, *, busy_timeout_ms: int = 15000) -> ReusingSQLitePool:
+    pool = ReusingSQLitePool(path, busy_timeout_ms=busy_timeout_ms)
     database._backend._pool = pool
     return pool

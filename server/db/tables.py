@@ -245,3 +245,53 @@ embed_settings = sa.Table(
 sa.Index("ix_members_workspace", members.c.workspace_id, info=_V3)
 sa.Index("ix_dashboard_sessions_member", dashboard_sessions.c.member_id, info=_V3)
 sa.Index("ix_dashboard_sessions_expires", dashboard_sessions.c.expires_at, info=_V3)
+
+# ---- Schema version 4: connect sessions and authorization links as server-side records ----------
+
+_V4 = {"since": 4}
+
+# A connect session (`POST /api/v1/connect-sessions`) or an authorization link
+# (`POST /api/v1/auth-urls`). The token is a random secret the host hands to the browser; the row
+# keeps its SHA-256, the flow's context, and which browser first started a flow with it.
+connect_sessions = sa.Table(
+    "connect_sessions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("workspace_id", sa.String(40), sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("environment", sa.String(20), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # session | auth_url
+    sa.Column("context", sa.Text, nullable=False),  # the flow context, JSON (no secrets)
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    # The first start binds the record: the binding cookie's hash, and the picker it came from.
+    sa.Column("browser_hash", sa.String(64), nullable=True),
+    sa.Column("picker_id", sa.String(64), nullable=True),
+    sa.Column("bound_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("consumed_at", sa.DateTime(timezone=True), nullable=True),  # an auth URL's successful flow
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),  # DELETE /api/v1/connect-sessions/{id}
+    info=_V4,
+)
+
+sa.Index("ix_connect_sessions_environment", connect_sessions.c.workspace_id, connect_sessions.c.environment, info=_V4)
+sa.Index("ix_connect_sessions_expires", connect_sessions.c.expires_at, info=_V4)
+
+# ---- Schema version 5: the sign-in lockout per member and client address ------------------------
+
+_V5 = {"since": 5}
+
+# Wrong passwords in a row for one member from one client address, and the lock they led to: a
+# stranger elsewhere cannot lock a member out. (members.failed_sign_ins / locked_until, the
+# version-3 per-account lockout, are no longer read or written.)
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    sa.Column("member_id", sa.String(40), sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("client_address", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=False),
+    info=_V5,
+)
+
+sa.Index("ix_sign_in_failures_last_failed", sign_in_failures.c.last_failed_at, info=_V5)

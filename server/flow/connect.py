@@ -1,12 +1,17 @@
 """Writing the connection a flow produced (or a sandbox test connection), with its audit event.
 
 The one place a connection is created or re-authorized: the connection row and its
-`connection.created` / `connection.updated` event (and so its webhook) always go together.
+`connection.created` / `connection.updated` event (and so its webhook) always go together, in one
+transaction. When they cannot be written after the provider issued tokens, those tokens are
+revoked at the provider (they would stay valid, held by nobody) and the host is told
+`server_error`.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,26 +20,32 @@ from server.db import connections as connection_store
 from server.db import events
 from server.db.clock import utcnow
 from server.db.connections import NewConnection, SavedConnection
-from server.errors import ErrorCodeName
+from server.db.database import database_unavailable
+from server.errors import ErrorCodeName, FlowError
 from server.flow.context import FlowContext
 from server.flow.opening import check_external_xref
+from server.flow.revocation import Revocation
 from server.flow.scopes import provider_scopes_for
+from server.flow.sessions import complete_with
 from server.services import Services
+
+logger = logging.getLogger("latchkey.flow")
 
 TEST_TOKEN_LIFETIME = timedelta(hours=1)
 
 
 async def _save(services: Services, new: NewConnection) -> SavedConnection:
-    saved = await connection_store.save_connection(services.db, services.sealer, new)
-    await events.record_event(
-        services.db,
-        workspace_id=new.workspace_id,
-        environment=new.environment,
-        integration=new.integration,
-        external_xref=saved.connection.external_xref,
-        connection_id=saved.connection.id,
-        type="connection.created" if saved.created else "connection.updated",
-    )
+    async with services.db.transaction():
+        saved = await connection_store.save_connection(services.db, services.sealer, new)
+        await events.record_event(
+            services.db,
+            workspace_id=new.workspace_id,
+            environment=new.environment,
+            integration=new.integration,
+            external_xref=saved.connection.external_xref,
+            connection_id=saved.connection.id,
+            type="connection.created" if saved.created else "connection.updated",
+        )
     return saved
 
 
@@ -49,24 +60,43 @@ async def store_connection(
     partial_grant: bool = False,
     metadata: dict[str, Any] | None = None,
     expires_at: datetime | None = None,
+    revoke: Callable[[], Awaitable[Revocation]] | None = None,
 ) -> str:
-    """Create the end-user's connection, or re-authorize the existing one; return its ID."""
-    saved = await _save(
-        services,
-        NewConnection(
-            workspace_id=ctx.workspace_id,
-            environment=ctx.environment,
-            integration=integration.slug,
-            external_xref=ctx.external_xref,
-            credentials=credentials,
-            scopes_requested=list(ctx.scopes),
-            scopes_granted=scopes_granted,
-            provider_scopes=provider_scopes or [],
-            partial_grant=partial_grant,
-            metadata=metadata or {},
-            expires_at=expires_at,
-        ),
+    """Create the end-user's connection, or re-authorize the existing one; return its ID.
+
+    `revoke` undoes the grant at the provider when the connection cannot be stored.
+    """
+    new = NewConnection(
+        workspace_id=ctx.workspace_id,
+        environment=ctx.environment,
+        integration=integration.slug,
+        external_xref=ctx.external_xref,
+        credentials=credentials,
+        scopes_requested=list(ctx.scopes),
+        scopes_granted=scopes_granted,
+        provider_scopes=provider_scopes or [],
+        partial_grant=partial_grant,
+        metadata=metadata or {},
+        expires_at=expires_at,
     )
+    try:
+        await complete_with(services, ctx)  # an authorization link is used up by its successful flow
+        saved = await _save(services, new)
+    except FlowError:
+        if revoke is not None:
+            logger.info("the %s tokens of a refused flow: revocation %s", integration.slug, await revoke())
+        raise
+    except Exception as exc:  # whatever failed, the fresh grant must not outlive it
+        if database_unavailable(exc):
+            logger.warning("storing a %s connection failed, the database is unavailable: %r", integration.slug, exc)
+        else:
+            logger.exception("storing a %s connection failed", integration.slug)
+        revocation = await revoke() if revoke is not None else "not_supported"
+        logger.warning("the %s tokens of the unsaved connection: revocation %s", integration.slug, revocation)
+        raise FlowError(
+            "The connection could not be saved, so the authorization was undone. Please try again.",
+            code="server_error",
+        ) from exc
     return saved.connection.id
 
 
@@ -116,13 +146,20 @@ async def store_test_connection(
 async def record_failure(
     services: Services, ctx: FlowContext, integration: Integration, code: ErrorCodeName, detail: str | None = None
 ) -> None:
-    await events.record_event(
-        services.db,
-        workspace_id=ctx.workspace_id,
-        environment=ctx.environment,
-        integration=integration.slug,
-        external_xref=ctx.external_xref,
-        type="auth.failed",
-        error_code=code,
-        detail=detail,
-    )
+    """The `auth.failed` event. Never raises: the host is told of the failure even when this cannot be written."""
+    try:
+        await events.record_event(
+            services.db,
+            workspace_id=ctx.workspace_id,
+            environment=ctx.environment,
+            integration=integration.slug,
+            external_xref=ctx.external_xref,
+            type="auth.failed",
+            error_code=code,
+            detail=detail,
+        )
+    except Exception as exc:  # the failure still reaches the host; only its audit record is lost
+        if not database_unavailable(exc):
+            logger.exception("recording a %s auth.failed event failed", integration.slug)
+        else:
+            logger.warning("the %s auth.failed event was not recorded, the database is unavailable", integration.slug)

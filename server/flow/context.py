@@ -29,6 +29,8 @@ class FlowContext:
     accent: str | None = None
     connection_id: str | None = None
     via_session: bool = False
+    session_id: str | None = None  # the connect session or authorization link it was opened with
+    picker_id: str | None = None  # the picker page it came from (binds a session in an inline frame)
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from server.addresses import AddressRefused, Unresolvable, resolve_allowed
+from server.addresses import AddressRefused, Unresolvable
 from server.catalog.models import Integration, OAuth2Spec
 from server.db import flows as flow_store
 from server.errors import FlowError, ProviderError, UntrustedFlowError
@@ -23,6 +23,7 @@ from server.flow.state import SignedState, read_state, sign_state
 from server.flow.steps import requested_scopes
 from server.flow.templating import HOST_SAFE, placeholders, render_url
 from server.flow.tokens import TokenSet, token_request
+from server.http import OutboundHTTP
 from server.services import Services
 
 _SANDBOX_REJECTED = ("bad", "invalid", "wrong")
@@ -151,17 +152,16 @@ def _fill(template: str, values: dict[str, str]) -> str:
     return template
 
 
-async def _refuse_private_host(url: str, *, template: str, field: str) -> None:
-    """A host the end-user typed (a WooCommerce store) must resolve to public addresses only (SSRF)."""
-    host = urlsplit(url).hostname or ""
-    template_host = urlsplit(template).hostname or ""
-    allow_loopback = template_host in ("127.0.0.1", "localhost")  # a custom integration under local development
-    try:
-        await resolve_allowed(host, None, allow_loopback=allow_loopback)
-    except Unresolvable as exc:
-        raise FormInvalid({field: "This host could not be found."}) from exc
-    except AddressRefused as exc:
-        raise FormInvalid({field: "This host is on a private network, which Latchkey does not contact."}) from exc
+def _client_for(services: Services, template: str) -> OutboundHTTP:
+    """The client for a check whose URL takes the end-user's values (a WooCommerce store's host).
+
+    Such a request connects only to the public address its host name was checked to resolve to
+    (server/addresses.py): no second lookup that a rebinding DNS server could answer otherwise.
+    A template whose own host is loopback is a custom integration under local development.
+    """
+    if not placeholders(template) or urlsplit(template).hostname in ("127.0.0.1", "localhost"):
+        return services.http
+    return services.typed_host_http
 
 
 async def _verify_request(services: Services, integration: Integration, values: dict[str, str]) -> None:
@@ -172,11 +172,15 @@ async def _verify_request(services: Services, integration: Integration, values: 
         if not HOST_SAFE.match(values.get(name, "")):
             raise FormInvalid({name: "This value is not valid."})
     url = render_url(check.url, values)
-    if placeholders(check.url):
-        await _refuse_private_host(url, template=check.url, field=placeholders(check.url)[0])
     headers = {k: v.format(**values) for k, v in check.headers.items()}
     auth = (values.get("username", ""), values.get("password", "")) if integration.kind == "basic" else None
-    response = await services.http.request(check.method, url, headers=headers, auth=auth)
+    try:
+        response = await _client_for(services, check.url).request(check.method, url, headers=headers, auth=auth)
+    except Unresolvable as exc:
+        raise FormInvalid({placeholders(check.url)[0]: "This host could not be found."}) from exc
+    except AddressRefused as exc:
+        field = placeholders(check.url)[0]
+        raise FormInvalid({field: "This host is on a private network, which Latchkey does not contact."}) from exc
     if response.status in (401, 403):
         raise FlowError(f"{integration.name} rejected these credentials.", code="invalid_credentials")
     if response.status not in check.ok_status:

@@ -16,6 +16,7 @@ from server.flow import pkce
 from server.flow.connect import store_connection
 from server.flow.context import FlowContext
 from server.flow.metadata import fetch_metadata
+from server.flow.revocation import Revocation, revocation_url_for, revoke_tokens
 from server.flow.scopes import granted, provider_scopes_for
 from server.flow.state import SignedState, sign_state
 from server.flow.steps import Outcome, active, client_credentials, consume_once, requested_scopes, settle
@@ -189,10 +190,27 @@ async def _finish(
         client_id=creds.client_id,
         client_secret=creds.client_secret,
     )
-    grant = granted(integration, tuple(ctx.scopes), tokens.scope, list(state.provider_scopes))
-    metadata = {**tokens.metadata, **values}
-    if spec.metadata_requests and not sandbox:
-        metadata.update(await fetch_metadata(services.http, spec.metadata_requests, tokens.access_token, values))
+    revocation_url = f"{services.sandbox_issuer}/oauth/revoke" if sandbox else revocation_url_for(spec, values)
+
+    async def undo() -> Revocation:
+        """From here on a failure leaves fresh tokens nobody holds: revoke them at the provider."""
+        return await revoke_tokens(
+            services.http,
+            spec,
+            revocation_url,
+            tokens.credentials(),
+            client_id=creds.client_id,
+            client_secret=creds.client_secret,
+        )
+
+    try:
+        grant = granted(integration, tuple(ctx.scopes), tokens.scope, list(state.provider_scopes))
+        metadata = {**tokens.metadata, **values}
+        if spec.metadata_requests and not sandbox:
+            metadata.update(await fetch_metadata(services.http, spec.metadata_requests, tokens.access_token, values))
+    except FlowError:
+        await undo()
+        raise
     return await store_connection(
         services,
         ctx,
@@ -203,4 +221,5 @@ async def _finish(
         partial_grant=grant.partial,
         metadata=metadata,
         expires_at=tokens.expires_at,
+        revoke=undo,
     )

@@ -13,9 +13,9 @@ from server.errors import Forbidden, InvalidRequest
 from server.flow.allowlist import normalise_origin, origin_allowed, url_allowed
 from server.flow.context import MODES, THEMES, FlowContext
 from server.flow.scopes import parse_scope_list
+from server.flow.sessions import open_record
 from server.languages import LANGS
 from server.services import Services
-from server.signing import SALT_SESSION
 
 _TOKENISH = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 _ACCENT = re.compile(r"^[0-9a-fA-F]{6}$")
@@ -109,6 +109,7 @@ def build_context(
     origin: str | None = None,
     via_session: bool = False,
     connection_id: str | None = None,
+    session_id: str | None = None,
     display: dict[str, Any] | None = None,
 ) -> FlowContext:
     display = display or {"mode": "redirect"}
@@ -128,6 +129,7 @@ def build_context(
         origin=check_origin(env, origin, display.get("mode", "redirect")),
         via_session=via_session,
         connection_id=connection_id,
+        session_id=session_id,
         **display,
     )
 
@@ -136,10 +138,9 @@ async def context_from_picker_params(services: Services, params: Mapping[str, st
     """The picker's query string: a connect session token, or public parameters where allowed."""
     display = display_options(params)
     if params.get("session"):
-        data = services.signer.verify(
-            SALT_SESSION, params["session"], services.settings.connect_session_max_age, what="connect session"
-        )
-        env = await get_environment(services.db, data["workspace_id"], data["environment"])
+        record = await open_record(services, params["session"], "session", what="connect session")
+        data = record.context
+        env = await get_environment(services.db, record.workspace_id, record.environment)
         fixed_origin = data.get("origin")
         origin = params.get("origin") or fixed_origin
         if fixed_origin and normalise_origin(origin) != normalise_origin(fixed_origin):
@@ -157,6 +158,7 @@ async def context_from_picker_params(services: Services, params: Mapping[str, st
             origin=origin,
             via_session=True,
             connection_id=base.connection_id,
+            session_id=record.id,
             display={**display, "host_state": display["host_state"] or base.host_state},
         )
     workspace_id = params.get("workspace") or ""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,7 +55,11 @@ def dig(data: Any, path: str) -> Any:
 
 def parse_body(response: ProviderResponse) -> dict[str, Any]:
     """JSON, or form-encoded (GitHub's default and some legacy providers)."""
-    text = response.content.decode("utf-8", errors="replace").strip()
+    try:
+        text = response.content.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        # Decoding with replacement characters would store a token the provider never issued.
+        raise ProviderError("The provider's token endpoint answered with a body that is not UTF-8.") from exc
     if response.content_type in ("application/x-www-form-urlencoded", "text/plain") and not text.startswith("{"):
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False)
         if pairs:
@@ -77,6 +83,47 @@ def _provider_error(data: dict[str, Any], status: int) -> ProviderError:
     text += f", {code}" if code else ""
     text += f": {str(description)[:200]})" if description else ")"
     return ProviderError(text, provider_code=code)
+
+
+_SECONDS = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
+
+
+def lifetime(raw: Any) -> int:
+    """`expires_in` in whole seconds: a non-negative number, or a string of one ("3600").
+
+    A fraction (3599.9) is cut down to the second before, so a token is never thought valid
+    longer than the provider said. A negative, boolean or non-numeric value is refused: today's
+    "never expires" reading of it would keep a dead token forever.
+    """
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise ProviderError("The provider's expires_in is not a number.")
+    if isinstance(raw, str) and not _SECONDS.fullmatch(raw.strip()):
+        raise ProviderError("The provider's expires_in is not a non-negative number of seconds.")
+    try:
+        seconds = float(raw)
+    except OverflowError as exc:  # an integer with hundreds of digits
+        raise ProviderError("The provider's expires_in is not a plausible lifetime.") from exc
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ProviderError("The provider's expires_in is not a non-negative number of seconds.")
+    if seconds > _MAX_LIFETIME:
+        raise ProviderError("The provider's expires_in is not a plausible lifetime.")
+    return math.floor(seconds)
+
+
+def check_token_type(spec: TokenResponseSpec, data: dict[str, Any]) -> None:
+    """The token must be of the type the entry expects (Bearer unless it says otherwise).
+
+    token_type is read beside the access token (Slack's user token: `authed_user.token_type`).
+    """
+    parent, _, _ = spec.access_token.rpartition(".")
+    sent = dig(data, f"{parent}.token_type" if parent else "token_type")
+    if sent in (None, "") and spec.token_type_optional:
+        return
+    if not isinstance(sent, str) or sent.lower() != spec.token_type.lower():
+        raise ProviderError(
+            f"The provider's token is not of type {spec.token_type} "
+            f"({'no token_type' if sent in (None, '') else 'token_type ' + repr(str(sent)[:40])})."
+        )
 
 
 def normalise(spec: TokenResponseSpec, response: ProviderResponse, *, now: datetime | None = None) -> TokenSet:
@@ -104,13 +151,8 @@ def normalise(spec: TokenResponseSpec, response: ProviderResponse, *, now: datet
     else:
         raw = dig(data, spec.expires_in)
         if raw not in (None, ""):
-            try:
-                seconds = int(float(raw))
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise ProviderError("The provider's expires_in is not a number.") from exc
-            if seconds > _MAX_LIFETIME:
-                raise ProviderError("The provider's expires_in is not a plausible lifetime.")
-            if not (seconds == 0 and spec.zero_expires_in_means_never) and seconds >= 0:
+            seconds = lifetime(raw)
+            if not (seconds == 0 and spec.zero_expires_in_means_never):
                 expires_at = now + timedelta(seconds=seconds)
     scope_raw = dig(data, spec.scope)
     scope: list[str] | None
@@ -126,6 +168,7 @@ def normalise(spec: TokenResponseSpec, response: ProviderResponse, *, now: datet
         value = dig(data, path)
         if value is not None and isinstance(value, (str, int, float, bool)):
             metadata[key] = value
+    check_token_type(spec, data)
     token_type = dig(data, "token_type") if "." not in spec.access_token else None
     return TokenSet(
         access_token=access_token,
@@ -138,7 +181,7 @@ def normalise(spec: TokenResponseSpec, response: ProviderResponse, *, now: datet
     )
 
 
-def _basic_auth(client_id: str, client_secret: str) -> str:
+def basic_auth(client_id: str, client_secret: str) -> str:
     # RFC 6749 §2.3.1: form-urlencode each part before joining.
     raw = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}".encode()
     return "Basic " + base64.b64encode(raw).decode()
@@ -156,7 +199,7 @@ async def token_request(
     body = {**spec.token_params, **params}
     headers = {"Accept": spec.token_accept}
     if spec.token_auth_method == "client_secret_basic" and client_secret is not None:
-        headers["Authorization"] = _basic_auth(client_id, client_secret)
+        headers["Authorization"] = basic_auth(client_id, client_secret)
     else:
         body["client_id"] = client_id
         if client_secret is not None:

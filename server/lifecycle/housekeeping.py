@@ -1,4 +1,5 @@
-"""Deleting what has outlived its use: finished or abandoned flows, result-channel rows, sandbox codes."""
+"""Deleting what has outlived its use: finished or abandoned flows, result-channel rows, sandbox codes,
+expired connect sessions and authorization links."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 
+from server.db import connect_sessions as session_store
 from server.db import flows as flow_store
 from server.db import results as result_store
 from server.db import sandbox_codes
@@ -19,6 +21,7 @@ async def purge_once(services: Services) -> None:
     await flow_store.purge_expired(services.db)
     await result_store.purge_results(services.db)
     await sandbox_codes.purge_codes(services.db)
+    await session_store.purge_expired(services.db)
 
 
 async def run(services: Services, stop: asyncio.Event, interval: float = INTERVAL) -> None:

@@ -29,7 +29,7 @@ from server.catalog.models import Integration, OAuth2Spec
 from server.db import connections as store
 from server.db import events
 from server.db.clock import utcnow
-from server.db.connections import Connection, RefreshState
+from server.db.connections import Connection, CredentialsUnreadable, RefreshState
 from server.errors import ConnectionUnhealthy, FlowError, LatchkeyError, NotFound, ProviderError, ProviderUnavailable
 from server.flow.context import FlowContext
 from server.flow.oauth2 import oauth2_spec
@@ -77,7 +77,7 @@ def needs_refresh(connection: Connection, now: datetime, margin: timedelta) -> b
 
 async def credentials_valid_now(services: Services, connection: Connection) -> tuple[Connection, dict[str, Any]]:
     """The connection's credentials, refreshed first when the access token expires within 5 minutes."""
-    state = await store.load_refresh_state(services.db, services.sealer, connection.id)
+    state = await _load(services, connection.id)
     if state is None:
         raise NotFound("The connection was deleted.")
     now = utcnow()
@@ -109,8 +109,30 @@ def _still_valid_or(
     raise failure
 
 
-def _unhealthy(connection: Connection) -> ConnectionUnhealthy:
-    reason = connection.status_reason or "Its tokens can no longer be refreshed."
+async def _load(services: Services, connection_id: str) -> RefreshState | None:
+    """The connection as the refresher sees it; credentials that no longer decrypt make it unhealthy (409)."""
+    try:
+        return await store.load_refresh_state(services.db, services.sealer, connection_id)
+    except CredentialsUnreadable as exc:
+        raise await _unreadable(services, exc) from exc
+
+
+async def _unreadable(services: Services, unreadable: CredentialsUnreadable) -> ConnectionUnhealthy:
+    """Stored credentials that do not decrypt (another secret key, a ciphertext from another row) can
+    never be used again: the connection is unhealthy at once, with its reason and webhook."""
+    reason = "Its stored credentials could not be decrypted (another secret key, or a tampered row)."
+    async with services.db.transaction():
+        marked = await store.mark_credentials_unreadable(services.db, unreadable, reason=reason, now=utcnow())
+        if marked is not None:
+            # server_error: the fault is on Latchkey's side (its key, its rows), not the provider's.
+            await _record(services, marked, "connection.unhealthy", error_code="server_error", detail=reason)
+    if marked is not None:
+        logger.error("the credentials of connection %s do not decrypt: now unhealthy", marked.id)
+    return _unhealthy(marked or unreadable.connection, reason)
+
+
+def _unhealthy(connection: Connection, reason: str | None = None) -> ConnectionUnhealthy:
+    reason = reason or connection.status_reason or "Its tokens can no longer be refreshed."
     return ConnectionUnhealthy(
         f"The connection is unhealthy: {reason} Re-authorize it (POST /api/v1/connect-sessions with connection_id)."
     )
@@ -144,7 +166,7 @@ async def refresh(services: Services, connection_id: str, *, margin: timedelta |
             return await asyncio.shield(task)
         await asyncio.sleep(pause)
         pause = min(pause * 2, _POLL_MAX)
-        state = await store.load_refresh_state(db, services.sealer, connection_id)
+        state = await _load(services, connection_id)
         if state is None:
             raise NotFound("The connection was deleted.")
         if state.attempted_at is not None and state.attempted_at >= asked_at:
@@ -173,7 +195,7 @@ async def _refresh_holding_lease(
     services: Services, connection_id: str, token: str, margin: timedelta | None, lease: float
 ) -> Attempt:
     try:
-        state = await store.load_refresh_state(services.db, services.sealer, connection_id)
+        state = await _load(services, connection_id)
         if state is None:
             raise NotFound("The connection was deleted.")
         if margin is not None and not needs_refresh(state.connection, utcnow(), margin):
@@ -325,7 +347,7 @@ async def _failed(services: Services, state: RefreshState, error: LatchkeyError)
 
 async def _reauthorized_meanwhile(services: Services, state: RefreshState) -> Attempt:
     """The end-user re-authorized during the refresh: the new grant wins, this result is dropped."""
-    current = await store.load_refresh_state(services.db, services.sealer, state.connection.id)
+    current = await _load(services, state.connection.id)
     if current is None:
         raise NotFound("The connection was deleted.")
     return Attempt("fresh", current.connection, current.credentials)

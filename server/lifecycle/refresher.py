@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from server.db import connections as store
 from server.db.clock import utcnow
+from server.errors import ConnectionUnhealthy
 from server.lifecycle.refresh import refresh
 from server.services import Services
 
@@ -42,6 +43,8 @@ class BackgroundRefresher:
                     return
                 try:
                     await refresh(self._services, connection_id, margin=self._ahead)
+                except ConnectionUnhealthy as exc:
+                    logger.warning("connection %s is unhealthy: %s", connection_id, exc.message)
                 except Exception:
                     logger.exception("refreshing connection %s failed unexpectedly", connection_id)
                 await _pause(stop, self._spacing)

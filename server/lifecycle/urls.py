@@ -8,10 +8,9 @@ address a host name resolves to is checked again when the delivery connects
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
-from server.addresses import IPAddress, address_allowed, unmapped
+from server.addresses import address_allowed, literal_address, unmapped
 from server.errors import InvalidRequest
 
 MAX_URL_LENGTH = 2048
@@ -38,10 +37,8 @@ def check_webhook_url(url: object, *, allow_loopback: bool) -> str:
         raise InvalidRequest("url must not carry a user name or password.")
     if parts.fragment:
         raise InvalidRequest("url must not have a #fragment.")
-    try:
-        literal: IPAddress | None = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
+    # Judged as what a resolver makes of it: 2130706433, 0x7f.0.0.1 and 0177.0.0.1 are 127.0.0.1.
+    literal = literal_address(host)
     loopback = _is_loopback_name(host) or (literal is not None and unmapped(literal).is_loopback)
     if loopback and not allow_loopback:
         raise InvalidRequest("url points at this machine (loopback), which is refused.")

@@ -2,19 +2,18 @@
 
 An overall deadline per delivery, a cap on the response read, no redirects followed, no proxy
 settings from the environment — and every address a host name resolves to is checked at connect
-time, then that checked address is the one connected to (no second lookup to rebind).
+time, then that checked address is the one connected to (no second lookup to rebind; the guarded
+transport of server/addresses.py, shared with the credential checks of API-key integrations).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-import httpcore
 import httpx
 
-from server.addresses import AddressRefused, Unresolvable, resolve_allowed
+from server.addresses import AddressRefused, Unresolvable, guarded_transport
 
 _RESPONSE_CAP = 65_536
 
@@ -27,38 +26,6 @@ class BlockedAddress(DeliveryFailed):
     """The receiver's host resolved to an address Latchkey refuses to send to."""
 
 
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, allow_loopback: bool) -> None:
-        self._inner = httpcore.AnyIOBackend()
-        self._allow_loopback = allow_loopback
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await resolve_allowed(host, port, allow_loopback=self._allow_loopback)
-        except Unresolvable as exc:
-            raise DeliveryFailed(str(exc)) from exc
-        except AddressRefused as exc:
-            raise BlockedAddress(str(exc)) from exc
-        return await self._inner.connect_tcp(
-            str(addresses[0]), port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress("Unix sockets are not webhook receivers.")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
 @dataclass(frozen=True)
 class ReceiverResponse:
     status: int
@@ -67,11 +34,8 @@ class ReceiverResponse:
 class WebhookHTTP:
     def __init__(self, *, deadline: float, allow_loopback: bool) -> None:
         self.deadline = deadline
-        transport = httpx.AsyncHTTPTransport(retries=0)
-        # httpx has no public knob for the network backend; the pool reads this when it connects.
-        transport._pool._network_backend = _GuardedBackend(allow_loopback)
         self._client = httpx.AsyncClient(
-            transport=transport,
+            transport=guarded_transport(allow_loopback=allow_loopback),
             timeout=httpx.Timeout(deadline, connect=min(5.0, deadline)),
             follow_redirects=False,
             trust_env=False,
@@ -88,6 +52,10 @@ class WebhookHTTP:
                         if read > _RESPONSE_CAP:
                             break  # the status is all we need; do not read an endless body
                     return ReceiverResponse(response.status_code)
+        except AddressRefused as exc:
+            raise BlockedAddress(str(exc)) from exc
+        except Unresolvable as exc:
+            raise DeliveryFailed(str(exc)) from exc
         except TimeoutError as exc:
             raise DeliveryFailed(f"The receiver did not answer within {self.deadline:g} s.") from exc
         except httpx.TimeoutException as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -16,12 +17,14 @@ from server.error_responses import error_page
 from server.errors import FlowError, InvalidRequest, LatchkeyError, NotFound, UntrustedFlowError, VariableInvalid
 from server.flow import credentials, dispatch
 from server.flow.context import FlowContext
+from server.flow.sessions import bind_start, open_record
 from server.flow.steps import failure_outcome, succeeded
 from server.pages import render
 from server.routes.binding import browser_secret, ensure_browser_secret, set_binding_cookie
 from server.routes.delivery import deliver, result_page
 from server.services import Services, services_of
 from server.signing import SALT_CONTEXT, SALT_RESULT
+from server.throttle import limit
 
 
 def _integration(request: Request) -> Integration:
@@ -31,10 +34,18 @@ def _integration(request: Request) -> Integration:
     return integration
 
 
-def read_context(request: Request, token: str | None) -> FlowContext:
+async def read_context(request: Request) -> tuple[FlowContext, str]:
+    """The flow's context, and the signed token that carries it onward (the variables page): from
+    `ctx` (the picker's links) or from `link` (an authorization link, a server-side record)."""
     services = services_of(request)
+    link = request.query_params.get("link")
+    if link is not None:
+        record = await open_record(services, link, "auth_url", what="link")
+        ctx = FlowContext.from_dict(record.context).with_(session_id=record.id)
+        return ctx, services.signer.sign(SALT_CONTEXT, ctx.to_dict())
+    token = request.query_params.get("ctx")
     data = services.signer.verify(SALT_CONTEXT, token, services.settings.connect_session_max_age, what="link")
-    return FlowContext.from_dict(data)
+    return FlowContext.from_dict(data), token or ""
 
 
 async def _frame_ancestors(request: Request, ctx: FlowContext) -> tuple[str, ...]:
@@ -58,9 +69,30 @@ def page_context(ctx: FlowContext, **values: Any) -> dict[str, Any]:
 
 
 async def start(request: Request) -> Response:
+    await limit(request, "start")
     services = services_of(request)
     integration = _integration(request)
-    ctx = read_context(request, request.query_params.get("ctx"))
+    ctx, ctx_token = await read_context(request)
+    # The binding secret is made here, in the window that starts the flow, and claims a connect
+    # session or link for this browser: a start from any other browser is refused.
+    secret, fresh = ensure_browser_secret(request, services.settings)
+    await bind_start(services, ctx, browser_hash=sha256_hex(secret))
+    response = await _begin(request, services, Started(ctx, ctx_token, integration, secret))
+    if fresh:
+        set_binding_cookie(response, services.settings, secret)
+    return response
+
+
+@dataclass(frozen=True)
+class Started:
+    ctx: FlowContext
+    ctx_token: str
+    integration: Integration
+    browser_secret: str
+
+
+async def _begin(request: Request, services: Services, started: Started) -> Response:
+    ctx, integration = started.ctx, started.integration
     try:
         if not ctx.allows_integration(integration.slug) or not services.catalog.offered(
             integration.slug, ctx.environment
@@ -68,7 +100,7 @@ async def start(request: Request) -> Response:
             raise FlowError(f"{integration.name} is not offered here.", code="integration_not_active")
         if integration.is_form:
             return await _credentials_form(request, services, ctx, integration)
-        return await _to_provider(request, services, ctx, integration)
+        return await _to_provider(request, services, started)
     except FlowError as exc:
         return await deliver(request, failure_outcome(ctx, integration.slug, exc))
 
@@ -83,13 +115,12 @@ async def _credentials_form(
     return render(request, "credentials.html", context, frame_ancestors=await _frame_ancestors(request, ctx))
 
 
-def _variables_page(
-    request: Request, ctx: FlowContext, integration: Integration, supplied: dict[str, str], error: str | None = None
-) -> Response:
+def _variables_page(request: Request, started: Started, supplied: dict[str, str], error: str | None = None) -> Response:
+    integration = started.integration
     context = page_context(
-        ctx,
+        started.ctx,
         integration=integration,
-        ctx_token=request.query_params["ctx"],
+        ctx_token=started.ctx_token,
         variables=integration.variables,
         values=supplied,
         error_message=error,
@@ -97,24 +128,22 @@ def _variables_page(
     return render(request, "variables.html", context, status=400 if error else 200)
 
 
-async def _to_provider(request: Request, services: Services, ctx: FlowContext, integration: Integration) -> Response:
+async def _to_provider(request: Request, services: Services, started: Started) -> Response:
+    ctx, integration = started.ctx, started.integration
     supplied = {v.name: request.query_params.get(v.name, "") for v in integration.variables if v.source == "user"}
     # Ask for every user variable, defaults prefilled: a Salesforce user may need test.salesforce.com.
     if any(not value for value in supplied.values()) or request.query_params.get("_retry"):
-        return _variables_page(request, ctx, integration, supplied)
+        return _variables_page(request, started, supplied)
     if ctx.channel_hash:
         await result_store.mark_started(services.db, ctx.channel_hash, ctx.origin)
-    secret, fresh = ensure_browser_secret(request, services.settings)
+    browser_hash = sha256_hex(started.browser_secret)
     try:
-        url = await dispatch.begin(services, ctx, integration, browser_hash=sha256_hex(secret), variables=supplied)
+        url = await dispatch.begin(services, ctx, integration, browser_hash=browser_hash, variables=supplied)
     except VariableInvalid as exc:
-        return _variables_page(request, ctx, integration, supplied, exc.message)
-    response = RedirectResponse(
+        return _variables_page(request, started, supplied, exc.message)
+    return RedirectResponse(
         url, status_code=302, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
     )
-    if fresh:
-        set_binding_cookie(response, services.settings, secret)
-    return response
 
 
 async def callback(request: Request) -> Response:
@@ -129,14 +158,16 @@ async def callback(request: Request) -> Response:
         # callback (Copper) turns into a 303 to the same callback as a GET, where the browser
         # binding is checked as for every other provider.
         form = await request.form()
-        params = {k: str(v) for k, v in form.items() if len(str(v)) <= 8192}
-        target = request.url.replace(query=urlencode(params))
+        # Every pair is kept, repeats included: the GET below refuses a repeated parameter.
+        pairs = [(k, str(v)) for k, v in form.multi_items() if len(str(v)) <= 8192]
+        target = request.url.replace(query=urlencode(pairs))
         return RedirectResponse(
             str(target), status_code=303, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
         )
     params = dict(request.query_params)
+    repeated = {key for key in params if len(request.query_params.getlist(key)) > 1}
     outcome = await dispatch.complete(
-        services, integration, params, browser_secret=browser_secret(request, services.settings)
+        services, integration, params, browser_secret=browser_secret(request, services.settings), repeated=repeated
     )
     return await deliver(request, outcome)
 
@@ -161,6 +192,7 @@ def _same_origin_post(request: Request, own_origin: str) -> bool:
 
 
 async def submit_credentials(request: Request) -> Response:
+    await limit(request, "credentials")
     services = services_of(request)
     integration = _integration(request)
     if not _same_origin_post(request, services.settings.origin):

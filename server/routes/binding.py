@@ -1,6 +1,7 @@
 """The browser-binding cookie: ties a callback to the browser that started the flow.
 
-Set by `start` in a first-party window (popup or top window) before the provider is reached;
+Set by `start` in a first-party window (popup or top window) before the provider is reached, and
+claims a connect session or authorization link for this browser (server/flow/sessions.py);
 HttpOnly, SameSite=Lax, and `__Host-` prefixed (Secure, Path=/) when served over HTTPS.
 """
 
@@ -32,7 +33,8 @@ def set_binding_cookie(response: Response, settings: Settings, value: str) -> No
     response.set_cookie(
         cookie_name(settings),
         value,
-        max_age=86400,
+        # No longer than the longest-lived record it binds: a connect session (flows live less).
+        max_age=max(settings.connect_session_max_age, settings.state_max_age),
         path="/",
         secure=settings.secure_cookies,
         httponly=True,

@@ -1,19 +1,24 @@
 """Delivering a flow's outcome to the host: redirect, or a result page that posts a message.
 
 The success / failure URL and the host origin were checked when the flow was created; they are
-checked again here, against the allowlists as they are now.
+checked again here, against the allowlists as they are now. A failure is still delivered when the
+database is unavailable (often the very cause of the failure): then the signed context's URL and
+origin — checked when the flow was created — are used as they are, and the result channel, which
+needs the database, is skipped (the result page still posts its message).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from server.db import results as result_store
-from server.db.workspaces import get_environment
+from server.db.database import database_unavailable
+from server.db.workspaces import Environment, get_environment
 from server.error_responses import error_page
 from server.flow.allowlist import origin_allowed, url_allowed
 from server.flow.result import message, redirect_url
@@ -22,21 +27,28 @@ from server.pages import render
 from server.services import services_of
 from server.signing import SALT_RESULT
 
+logger = logging.getLogger("latchkey.flow")
+
 
 async def deliver(request: Request, outcome: Outcome, *, after_post: bool = False) -> Response:
     services = services_of(request)
     ctx, result = outcome.ctx, outcome.result
-    env = await get_environment(services.db, ctx.workspace_id, ctx.environment)
+    env = await _environment_now(request, outcome)
     target = redirect_url(ctx, result)
     used_url = ctx.success_url if result.ok else ctx.failure_url
-    if used_url and not url_allowed(used_url, env.allowed_redirect_urls):
+    if env is not None and used_url and not url_allowed(used_url, env.allowed_redirect_urls):
         return error_page(
             request, "redirect_not_allowed", "The application's return address is no longer allowed.", 400
         )
-    origin = ctx.origin if ctx.origin and origin_allowed(ctx.origin, env.allowed_origins) else None
+    origin = ctx.origin if ctx.origin and (env is None or origin_allowed(ctx.origin, env.allowed_origins)) else None
     payload = message(ctx, result)
     if ctx.channel_hash:
-        await result_store.store_result(services.db, ctx.channel_hash, origin, payload)
+        try:
+            await result_store.store_result(services.db, ctx.channel_hash, origin, payload)
+        except Exception as exc:
+            if result.ok or not database_unavailable(exc):
+                raise
+            logger.warning("the failure of a %s flow is not in the result channel: database unavailable", ctx.mode)
     if ctx.mode == "redirect" and target:
         return RedirectResponse(
             target, status_code=303 if after_post else 302, headers={"Referrer-Policy": "no-referrer"}
@@ -47,6 +59,18 @@ async def deliver(request: Request, outcome: Outcome, *, after_post: bool = Fals
         )
         return RedirectResponse(request.url_for("auth_result").include_query_params(r=token), status_code=303)
     return result_page(request, payload, origin, ctx.mode, theme=ctx.theme, lang=ctx.lang)
+
+
+async def _environment_now(request: Request, outcome: Outcome) -> Environment | None:
+    """The environment's allowlists as they are now; None for a failure while the database is unavailable."""
+    ctx = outcome.ctx
+    try:
+        return await get_environment(services_of(request).db, ctx.workspace_id, ctx.environment)
+    except Exception as exc:
+        if outcome.result.ok or not database_unavailable(exc):
+            raise
+        logger.warning("delivering a flow failure without the database: the creation-time checks stand")
+        return None
 
 
 def result_page(

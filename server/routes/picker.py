@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -12,14 +14,17 @@ from server.i18n import negotiate, requested_lang
 from server.pages import render
 from server.services import services_of
 from server.signing import SALT_CONTEXT
+from server.throttle import limit
 
 
 async def picker(request: Request) -> Response:
+    await limit(request, "picker")
     services = services_of(request)
     ctx = await context_from_picker_params(services, request.query_params)
     # Without a usable `lang`, the browser's languages decide; the pages after the picker follow.
     lang = requested_lang(request.query_params.get("lang")) or negotiate(request.headers.get("accept-language"))
-    ctx = ctx.with_(lang=lang)
+    # This page's own ID: a session started from it is bound to it too (an inline frame may get no cookie).
+    ctx = ctx.with_(lang=lang, picker_id=secrets.token_urlsafe(16) if ctx.session_id else None)
     env = await get_environment(services.db, ctx.workspace_id, ctx.environment)
     integrations = await offered_integrations(services, ctx)
     ctx_token = services.signer.sign(SALT_CONTEXT, ctx.to_dict())

@@ -151,6 +151,22 @@ async def token(request: Request) -> Response:
     return _tokens(redeemed.scope)
 
 
+async def revoke(request: Request) -> Response:
+    """RFC 7009 revocation, as production providers answer it: 200 for any token, even an unknown one.
+
+    Sandbox tokens are not stored, so nothing is remembered: the endpoint is here so that a sandbox
+    flow or deletion makes the same revocation request a production one does.
+    """
+    form = await request.form()
+    if not _client_authenticated(request, form):
+        return _token_error("invalid_client", "Client authentication failed.", 401)
+    if not form.get("token"):
+        return _token_error("invalid_request", "The token parameter is required.")
+    if form.get("token_type_hint") not in (None, "access_token", "refresh_token"):
+        return _token_error("unsupported_token_type", "token_type_hint is access_token or refresh_token.")
+    return Response(status_code=200, headers={"Cache-Control": "no-store"})
+
+
 async def metadata(request: Request) -> Response:
     services = services_of(request)
     issuer = services.sandbox_issuer
@@ -159,6 +175,7 @@ async def metadata(request: Request) -> Response:
             "issuer": issuer,
             "authorization_endpoint": f"{issuer}/oauth/authorize",
             "token_endpoint": f"{issuer}/oauth/token",
+            "revocation_endpoint": f"{issuer}/oauth/revoke",
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "code_challenge_methods_supported": ["S256"],

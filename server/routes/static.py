@@ -7,7 +7,7 @@ from html import escape
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from server.catalog.loader import LOGO_DIR
+from server.catalog.loader import find_logo
 from server.errors import NotFound
 from server.pages import render
 from server.services import services_of
@@ -33,11 +33,9 @@ async def logo(request: Request) -> Response:
         "Cache-Control": "public, max-age=86400",
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
     }
-    if integration.logo and not integration.logo.startswith("https://"):
-        for folder in (LOGO_DIR, integration.source.parent if integration.source else LOGO_DIR):
-            path = folder / integration.logo
-            if path.is_file():
-                return FileResponse(path, media_type="image/svg+xml", headers=headers)
+    path = find_logo(integration.logo, integration.source) if integration.logo else None
+    if path is not None:
+        return FileResponse(path, media_type="image/svg+xml", headers=headers)
     svg = (
         '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40">'
         f'<rect width="40" height="40" rx="8" fill="{escape(integration.color)}"/>'

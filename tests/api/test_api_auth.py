@@ -31,6 +31,7 @@ def assert_unauthorized(answer: httpx.Response) -> None:
     assert answer.headers["content-type"].startswith("application/json")
     error = answer.json()["error"]
     assert error["code"] == "unauthorized" and error["message"]
+    assert answer.headers["www-authenticate"].startswith('Bearer realm="latchkey"')  # RFC 6750 §3
 
 
 @pytest.mark.parametrize(
@@ -171,3 +172,10 @@ async def test_production_key_cannot_see_sandbox_connections(lk: Running, worksp
 
 async def test_the_openapi_document_needs_no_key(lk: Running) -> None:
     assert (await lk.client.get("/api/v1/openapi.json")).status_code == 200
+
+
+async def test_a_401_challenges_for_a_bearer_key_and_says_invalid_token_only_when_one_was_sent(lk: Running) -> None:
+    missing = await lk.client.get("/api/v1/connections")
+    assert missing.status_code == 401 and missing.headers["www-authenticate"] == 'Bearer realm="latchkey"'
+    wrong = await lk.client.get("/api/v1/connections", headers={"Authorization": "Bearer lk_sbx_not-a-real-key"})
+    assert wrong.headers["www-authenticate"] == 'Bearer realm="latchkey", error="invalid_token"'

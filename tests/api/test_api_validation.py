@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -265,3 +266,37 @@ async def test_unknown_api_path_is_404_json(lk: Running, workspace: Workspace) -
 async def test_wrong_method_is_405_json(lk: Running, workspace: Workspace) -> None:
     answer = await lk.client.post("/api/v1/scopes", headers=workspace.auth(), json={})
     assert answer.status_code == 405 and answer.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("text", ["user-\ud800", "user\x00", "user\x1b[2J"])
+async def test_a_lone_surrogate_or_control_character_in_a_json_string_is_400_not_500(
+    lk: Running, workspace: Workspace, text: str
+) -> None:
+    before = await snapshot(lk)
+    for method, path, body in [
+        ("POST", "/api/v1/connections", {"integration": "hubspot", "external_xref": text}),
+        ("POST", "/api/v1/connect-sessions", {"external_xref": text}),
+        ("POST", "/api/v1/auth-urls", {"integration": "hubspot", "external_xref": "u", "state": text}),
+        ("PATCH", "/api/v1/environment", {"allowed_origins": [f"https://{text}.example"]}),
+        ("PUT", "/api/v1/integrations/hubspot", {"client_id": text}),
+    ]:
+        # json.dumps escapes a lone surrogate as \ud800: valid JSON text that Python decodes back to one.
+        answer = await lk.client.request(
+            method,
+            path,
+            headers={**workspace.auth(), "content-type": "application/json"},
+            content=json.dumps(body).encode(),
+        )
+        await assert_refused(lk, answer, 400, "invalid_request", before)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/connections?external_xref=u%00", "/api/v1/connections/conn_%00x"])
+async def test_nul_in_an_api_query_or_path_is_400_not_500(lk: Running, workspace: Workspace, path: str) -> None:
+    before = await snapshot(lk)
+    await assert_refused(lk, await lk.client.get(path, headers=workspace.auth()), 400, "invalid_request", before)
+
+
+async def test_text_that_is_not_utf8_in_a_query_is_400(lk: Running, workspace: Workspace) -> None:
+    before = await snapshot(lk)
+    answer = await lk.client.get("/api/v1/connections?external_xref=%ED%A0%80", headers=workspace.auth())
+    await assert_refused(lk, answer, 400, "invalid_request", before)

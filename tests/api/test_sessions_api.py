@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 import sqlalchemy as sa
-from itsdangerous import TimestampSigner
 
-from server.db.tables import connections, flows
+from server.db.clock import utcnow
+from server.db.tables import connect_sessions, connections, flows
 from tests.harness import FAILURE_URL, HOST_ORIGIN, SUCCESS_URL, Running, Workspace, new_workspace
 
 
@@ -112,20 +111,17 @@ async def test_a_token_of_another_kind_is_not_a_session(lk: Running, workspace: 
         headers=workspace.auth(),
         json={"integration": "stripe", "external_xref": "u", "success_url": SUCCESS_URL, "failure_url": FAILURE_URL},
     )
-    ctx = parse_qs(urlsplit(made.json()["data"]["url"]).query)["ctx"][0]
-    page = await lk.client.get("/picker", params={"session": ctx, "mode": "redirect"})
+    link = parse_qs(urlsplit(made.json()["data"]["url"]).query)["link"][0]
+    page = await lk.client.get("/picker", params={"session": link, "mode": "redirect"})
     assert page.status_code == 400 and error_code(page) == "invalid_state"
 
 
-async def test_an_expired_session_gets_an_error_page(
-    lk: Running, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    then = int(time.time()) - lk.services.settings.connect_session_max_age - 5
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: then)
+async def test_an_expired_session_gets_an_error_page(lk: Running, workspace: Workspace) -> None:
     token = (await session(lk, workspace)).json()["data"]["token"]
-    monkeypatch.undo()
+    await lk.db.execute(connect_sessions.update().values(expires_at=utcnow() - timedelta(seconds=1)))
     page = await lk.client.get("/picker", params={"session": token, "mode": "redirect"})
-    assert page.status_code == 400 and error_code(page) == "expired_state"
+    assert page.status_code == 400 and error_code(page) == "expired_session"
+    assert "ctx=" not in page.text
 
 
 async def test_the_picker_honours_the_sessions_integrations_filter(lk: Running, workspace: Workspace) -> None:

@@ -307,7 +307,7 @@ def test_custom_flow_script_prints_a_url_that_ends_on_the_success_url(
     printed = capsys.readouterr().out
     assert code == 0 and "* sandbox" in printed
     url = printed.strip().splitlines()[-1]
-    assert url.startswith(f"{demo.base}/auth/sandbox/start?ctx=")
+    assert url.startswith(f"{demo.base}/auth/sandbox/start?link=")
     page.goto(url)  # straight to the provider's consent page: no picker
     page.click("button[value=approve]")
     page.wait_for_url(success + "?**")

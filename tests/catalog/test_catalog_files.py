@@ -132,3 +132,33 @@ def test_validate_directory_reports_every_bad_file(tmp_path: Path) -> None:
     write(tmp_path, "bad.json", {**GOOD, "slug": "bad", "docs": "http://insecure.example"})
     problems = validate_directory(tmp_path)
     assert len(problems) == 1 and "bad.json: docs" in problems[0]
+
+
+@pytest.mark.parametrize("logo", ["../var/secret_key", "{var}/secret_key", "sub/good.svg", ".hidden.svg", "good.png"])
+def test_a_logo_that_is_not_a_bare_svg_file_name_is_refused(tmp_path: Path, logo: str) -> None:
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "secret_key").write_text("s" * 64)
+    catalog = tmp_path / "catalog"
+    (catalog / "sub").mkdir(parents=True)
+    for name in ("good.svg", ".hidden.svg", "good.png"):
+        (catalog / "sub" / name).write_text("<svg/>")
+        (catalog / name).write_text("<svg/>")
+    write(catalog, "good.json", {**GOOD, "logo": logo.replace("{var}", str(tmp_path / "var"))})
+    [problem] = validate_directory(catalog)
+    assert "good.json: logo" in problem
+
+
+def test_a_logo_linked_out_of_the_catalog_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("s" * 64)
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    (catalog / "good.svg").symlink_to(tmp_path / "secret_key")
+    write(catalog, "good.json", {**GOOD, "logo": "good.svg"})
+    [problem] = validate_directory(catalog)
+    assert "good.json: logo" in problem and "not found" in problem
+
+
+def test_a_bare_logo_beside_the_entry_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "good.svg").write_text("<svg/>")
+    write(tmp_path, "good.json", {**GOOD, "logo": "good.svg"})
+    assert validate_directory(tmp_path) == []

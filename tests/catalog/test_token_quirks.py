@@ -86,7 +86,7 @@ def test_mailchimp_expires_in_zero_means_never() -> None:
 
 
 def test_zero_expires_in_elsewhere_is_taken_literally() -> None:
-    tokens = normalise(spec("hubspot"), answer({"access_token": "h", "expires_in": 0}), now=NOW)
+    tokens = normalise(spec("hubspot"), answer({"access_token": "h", "token_type": "bearer", "expires_in": 0}), now=NOW)
     assert tokens.expires_at == NOW
 
 
@@ -132,3 +132,23 @@ def test_zoho_api_domain_is_kept() -> None:
 def test_a_token_response_without_access_token_is_refused() -> None:
     with pytest.raises(ProviderError, match="no usable access_token"):
         normalise(spec("hubspot"), answer({"token_type": "bearer"}), now=NOW)
+
+
+@pytest.mark.parametrize("slug", ["shopify", "clickup", "mailchimp"])
+def test_entries_whose_provider_sends_no_token_type_accept_its_absence(slug: str) -> None:
+    assert normalise(spec(slug), answer({"access_token": "t", "scope": "read_orders"}), now=NOW).access_token == "t"
+
+
+def test_every_other_oauth2_entry_requires_a_bearer_token_type() -> None:
+    lenient = {"shopify", "clickup", "mailchimp"}
+    for integration in CATALOG:
+        if integration.oauth2 is None or integration.slug in lenient or integration.slug == "slack":
+            continue
+        tr = integration.oauth2.token_response
+        assert tr.token_type == "Bearer" and not tr.token_type_optional, integration.slug
+
+
+def test_slack_user_tokens_must_be_of_type_user() -> None:
+    body = {"ok": True, "authed_user": {"access_token": "xoxp", "token_type": "bot"}}
+    with pytest.raises(ProviderError, match="not of type user"):
+        normalise(spec("slack"), answer(body), now=NOW)

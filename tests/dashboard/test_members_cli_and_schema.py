@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from server.cli import main
 from server.dashboard import passwords
 from server.db import members as member_store
 from server.db import migrations
+from server.db import workspaces as workspace_store
+from server.db.clock import utcnow
 from server.db.database import close_database, open_database
 from server.db.tables import dashboard_sessions, embed_settings, members, schema_migrations
 from server.errors import InvalidRequest
@@ -156,7 +159,8 @@ async def test_version_3_adds_the_dashboard_tables_to_a_version_2_database(
         monkeypatch.setattr(migrations, "MIGRATIONS", [m for m in migrations.MIGRATIONS if m[0] <= 2])
         assert await migrations.migrate(db) == [1, 2]
         monkeypatch.undo()
-        assert await migrations.migrate(db) == [3]
+        later = [v for v, _ in migrations.MIGRATIONS if v >= 3]  # 3 and whatever came after it
+        assert await migrations.migrate(db) == later
         assert await migrations.migrate(db) == []
         for table in (members, dashboard_sessions, embed_settings):
             assert await db.fetch_val(sa.select(sa.func.count()).select_from(table)) == 0
@@ -164,7 +168,7 @@ async def test_version_3_adds_the_dashboard_tables_to_a_version_2_database(
             r["version"]
             for r in await db.fetch_all(sa.select(schema_migrations.c.version).order_by(schema_migrations.c.version))
         ]
-        assert versions == [1, 2, 3]
+        assert versions == [1, 2, *later]
     finally:
         await close_database(db)
 
@@ -175,10 +179,34 @@ async def test_migrate_tolerates_a_gap_in_the_versions(tmp_path: Path, monkeypat
     await db.connect()
     try:
         monkeypatch.setattr(migrations, "MIGRATIONS", [m for m in migrations.MIGRATIONS if m[0] != 2])
-        assert await migrations.migrate(db) == [1, 3]
+        assert await migrations.migrate(db) == [1, *(v for v, _ in migrations.MIGRATIONS if v >= 3)]
         monkeypatch.undo()
         assert await migrations.migrate(db) == [2]
         assert await db.fetch_val(sa.select(sa.func.count()).select_from(members)) == 0
+    finally:
+        await close_database(db)
+
+
+async def test_version_5_adds_the_sign_in_lockout_table_and_keeps_the_members(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = open_database(harness.test_database_url(tmp_path))
+    await db.connect()
+    try:
+        monkeypatch.setattr(migrations, "MIGRATIONS", [m for m in migrations.MIGRATIONS if m[0] < 5])
+        await migrations.migrate(db)
+        ws = await workspace_store.create_workspace(db, "Old")
+        member = await member_store.create_member(db, ws.id, "ada@example.com", "scrypt$hash")
+        monkeypatch.undo()
+        assert await migrations.migrate(db) == [5]
+        assert await member_store.get_member(db, member.id) == member
+        now = utcnow()
+        for _ in range(2):
+            await member_store.record_failed_sign_in(
+                db, member.id, "203.0.113.5", now=now, max_failures=2, lock_until=now + timedelta(minutes=1)
+            )
+        assert await member_store.locked_until(db, member.id, "203.0.113.5", now=now) == now + timedelta(minutes=1)
+        assert await member_store.locked_until(db, member.id, "198.51.100.1", now=now) is None
     finally:
         await close_database(db)
 

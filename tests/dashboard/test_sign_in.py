@@ -12,15 +12,28 @@ from databases.interfaces import Record
 
 from server.dashboard import auth, passwords
 from server.db.clock import as_utc, utcnow
-from server.db.tables import dashboard_sessions, members
+from server.db.tables import dashboard_sessions, members, sign_in_failures
 from tests.dashboard.support import PASSWORD, Member, add_member, form_token, sign_in, try_sign_in
-from tests.harness import Running, Workspace, make_settings, new_workspace, running_app
+from tests.harness import BASE_URL, Running, Workspace, make_settings, new_workspace, running_app
 
 
 async def member_row(lk: Running, email: str = "dev@example.com") -> Record:
     row = await lk.db.fetch_one(sa.select(members).where(members.c.email == email))
     assert row is not None, f"no member {email}"
     return row
+
+
+async def failures_from(lk: Running, address: str = "127.0.0.1") -> Record | None:
+    """This address's run of wrong passwords for the member (the test client's address by default)."""
+    row: Record | None = await lk.db.fetch_one(
+        sa.select(sign_in_failures).where(sign_in_failures.c.client_address == address)
+    )
+    return row
+
+
+def from_address(lk: Running, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=lk.app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url=BASE_URL)
 
 
 async def session_count(lk: Running) -> int:
@@ -43,7 +56,7 @@ async def test_a_member_signs_in_and_sees_the_dashboard(lk: Running, member: Mem
     assert page.headers["cache-control"] == "no-store"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     row = await member_row(lk)
-    assert row["last_sign_in_at"] is not None and row["failed_sign_ins"] == 0
+    assert row["last_sign_in_at"] is not None and await failures_from(lk) is None
     assert await session_count(lk) == 1
 
 
@@ -86,7 +99,8 @@ async def test_a_wrong_password_is_refused_and_counted(lk: Running, member: Memb
     assert 'data-error-code="invalid_credentials"' in response.text
     assert "latchkey_dashboard=" not in response.headers.get("set-cookie", "")
     assert (await lk.client.get("/dashboard/sandbox/integrations")).status_code == 303
-    assert (await member_row(lk))["failed_sign_ins"] == 1 and await session_count(lk) == 0
+    counted = await failures_from(lk)
+    assert counted is not None and counted["failures"] == 1 and await session_count(lk) == 0
 
 
 async def test_an_unknown_email_gets_the_same_answer_as_a_wrong_password(lk: Running, member: Member) -> None:
@@ -97,15 +111,21 @@ async def test_an_unknown_email_gets_the_same_answer_as_a_wrong_password(lk: Run
     assert message in unknown.text and message in wrong.text
 
 
-async def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(lk: Running, member: Member) -> None:
+async def test_five_wrong_passwords_lock_the_address_out_of_the_account_for_fifteen_minutes(
+    lk: Running, member: Member
+) -> None:
     for attempt in range(4):
         assert (await try_sign_in(lk.client, member.email, f"wrong-password-{attempt}")).status_code == 400
     fifth = await try_sign_in(lk.client, member.email, "wrong-password-4")
     assert fifth.status_code == 429 and 'data-error-code="account_locked"' in fifth.text
-    row = await member_row(lk)
+    row = await failures_from(lk)
+    assert row is not None
     locked_until = as_utc(row["locked_until"])
     assert locked_until is not None
     assert abs(locked_until - (utcnow() + timedelta(minutes=15))) < timedelta(seconds=30)
+    # The page says until when, and Retry-After says how long.
+    assert f"locked until {locked_until.strftime('%H:%M UTC')}" in fifth.text
+    assert abs(int(fifth.headers["retry-after"]) - 900) <= 30
 
     # While locked, even the right password is refused, and no session is made.
     right = await try_sign_in(lk.client, member.email, PASSWORD)
@@ -122,19 +142,30 @@ async def test_the_lock_ends_after_its_time_and_is_per_account(
     assert (await try_sign_in(lk.client, other.email, PASSWORD)).status_code == 303  # another account is not locked
     lk.client.cookies.clear()
 
-    await lk.db.execute(
-        members.update().where(members.c.email == member.email).values(locked_until=utcnow() - timedelta(seconds=1))
-    )
+    await lk.db.execute(sign_in_failures.update().values(locked_until=utcnow() - timedelta(seconds=1)))
     assert (await try_sign_in(lk.client, member.email, PASSWORD)).status_code == 303
-    row = await member_row(lk)
-    assert row["locked_until"] is None and row["failed_sign_ins"] == 0
+    assert await failures_from(lk) is None
+
+
+async def test_wrong_passwords_from_one_address_do_not_lock_the_member_out_elsewhere(
+    lk: Running, member: Member
+) -> None:
+    async with from_address(lk, "203.0.113.66") as stranger, from_address(lk, "198.51.100.20") as office:
+        for attempt in range(5):
+            await try_sign_in(stranger, member.email, f"wrong-password-{attempt}")
+        refused = await try_sign_in(stranger, member.email, PASSWORD)
+        assert refused.status_code == 429 and 'data-error-code="account_locked"' in refused.text
+        assert (await try_sign_in(office, member.email, PASSWORD)).status_code == 303
+        # The member's sign-in ends no one else's lock: the stranger is still locked out.
+        assert (await try_sign_in(stranger, member.email, PASSWORD)).status_code == 429
+    assert await session_count(lk) == 1
 
 
 async def test_a_right_password_resets_the_count(lk: Running, member: Member) -> None:
     for attempt in range(4):
         await try_sign_in(lk.client, member.email, f"wrong-password-{attempt}")
     assert (await try_sign_in(lk.client, member.email, PASSWORD)).status_code == 303
-    assert (await member_row(lk))["failed_sign_ins"] == 0
+    assert await failures_from(lk) is None
 
 
 async def test_sign_in_without_the_form_token_is_refused(lk: Running, member: Member) -> None:
@@ -232,3 +263,10 @@ async def test_signing_in_again_ends_the_previous_session(lk: Running, workspace
     assert response.status_code == 303
     assert await session_count(lk) == 1
     assert "other@example.com" in (await lk.client.get("/dashboard/sandbox/integrations")).text
+
+
+async def test_a_sign_in_with_a_control_character_is_refused_and_counts_nothing(lk: Running, member: Member) -> None:
+    response = await try_sign_in(lk.client, member.email + "\x00", PASSWORD)
+    assert response.status_code == 400 and 'data-error-code="invalid_request"' in response.text
+    assert "latchkey_dashboard=" not in response.headers.get("set-cookie", "")
+    assert await failures_from(lk) is None and await session_count(lk) == 0

@@ -27,7 +27,11 @@ def _database() -> Iterator[None]:
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 DEFAULT = TokenResponseSpec()
 SLACK = TokenResponseSpec(
-    access_token="authed_user.access_token", error_flag="ok", scope="authed_user.scope", scope_separator=","
+    access_token="authed_user.access_token",
+    error_flag="ok",
+    scope="authed_user.scope",
+    scope_separator=",",
+    token_type="user",
 )
 
 
@@ -65,7 +69,11 @@ def test_plain_json_response() -> None:
 
 
 def test_json_with_a_charset_in_the_content_type() -> None:
-    tokens = normalise(DEFAULT, answer({"access_token": "at"}, content_type="application/json; charset=utf-8"), now=NOW)
+    tokens = normalise(
+        DEFAULT,
+        answer({"access_token": "at", "token_type": "bearer"}, content_type="application/json; charset=utf-8"),
+        now=NOW,
+    )
     assert tokens.access_token == "at" and tokens.expires_at is None and tokens.refresh_token is None
 
 
@@ -115,39 +123,49 @@ def test_slack_nested_user_token() -> None:
 
 def test_square_expires_at_instead_of_expires_in() -> None:
     spec = TokenResponseSpec(expires_at="expires_at")
-    body = {"access_token": "EAAA", "expires_at": "2026-12-29T12:00:00Z", "expires_in": 5}
+    body = {"access_token": "EAAA", "token_type": "bearer", "expires_at": "2026-12-29T12:00:00Z", "expires_in": 5}
     assert normalise(spec, answer(body), now=NOW).expires_at == datetime(2026, 12, 29, 12, 0, tzinfo=UTC)
 
 
 def test_expires_at_without_a_zone_is_utc() -> None:
     spec = TokenResponseSpec(expires_at="expires_at")
-    tokens = normalise(spec, answer({"access_token": "a", "expires_at": "2026-12-29T12:00:00"}), now=NOW)
+    tokens = normalise(
+        spec, answer({"access_token": "a", "token_type": "bearer", "expires_at": "2026-12-29T12:00:00"}), now=NOW
+    )
     assert tokens.expires_at == datetime(2026, 12, 29, 12, 0, tzinfo=UTC)
 
 
 def test_expires_at_that_is_not_a_date_is_a_provider_error() -> None:
     with pytest.raises(ProviderError, match="expires_at"):
         normalise(
-            TokenResponseSpec(expires_at="expires_at"), answer({"access_token": "a", "expires_at": "soon"}), now=NOW
+            TokenResponseSpec(expires_at="expires_at"),
+            answer({"access_token": "a", "token_type": "bearer", "expires_at": "soon"}),
+            now=NOW,
         )
 
 
 def test_mailchimp_zero_expires_in_means_no_expiry() -> None:
     spec = TokenResponseSpec(zero_expires_in_means_never=True)
-    assert normalise(spec, answer({"access_token": "a", "expires_in": 0}), now=NOW).expires_at is None
+    assert (
+        normalise(spec, answer({"access_token": "a", "token_type": "bearer", "expires_in": 0}), now=NOW).expires_at
+        is None
+    )
     # Without the flag a zero lifetime is taken at its word.
-    assert normalise(DEFAULT, answer({"access_token": "a", "expires_in": 0}), now=NOW).expires_at == NOW
+    assert (
+        normalise(DEFAULT, answer({"access_token": "a", "token_type": "bearer", "expires_in": 0}), now=NOW).expires_at
+        == NOW
+    )
 
 
 def test_expires_in_as_a_string_is_read() -> None:
     assert normalise(
-        DEFAULT, answer({"access_token": "a", "expires_in": "7200"}), now=NOW
+        DEFAULT, answer({"access_token": "a", "token_type": "bearer", "expires_in": "7200"}), now=NOW
     ).expires_at == NOW + timedelta(hours=2)
 
 
 def test_expires_in_that_is_not_a_number_is_a_provider_error() -> None:
     with pytest.raises(ProviderError, match="expires_in"):
-        normalise(DEFAULT, answer({"access_token": "a", "expires_in": "an hour"}), now=NOW)
+        normalise(DEFAULT, answer({"access_token": "a", "token_type": "bearer", "expires_in": "an hour"}), now=NOW)
 
 
 @pytest.mark.parametrize("raw", ["1e20", "Infinity"])
@@ -177,7 +195,7 @@ def test_salesforce_no_expires_in_and_instance_url_kept() -> None:
 
 def test_extra_values_that_are_not_scalars_are_not_kept() -> None:
     spec = TokenResponseSpec(extra={"team": "team", "team_id": "team.id"})
-    tokens = normalise(spec, answer({"access_token": "a", "team": {"id": "T1"}}), now=NOW)
+    tokens = normalise(spec, answer({"access_token": "a", "token_type": "bearer", "team": {"id": "T1"}}), now=NOW)
     assert tokens.metadata == {"team_id": "T1"}
 
 
@@ -196,11 +214,14 @@ def test_extra_values_that_are_not_scalars_are_not_kept() -> None:
 )
 def test_scope_as_list_or_separated_string(scope: str | list[str], separator: str, expected: list[str]) -> None:
     spec = TokenResponseSpec(scope_separator=separator)
-    assert normalise(spec, answer({"access_token": "a", "scope": scope}), now=NOW).scope == expected
+    assert (
+        normalise(spec, answer({"access_token": "a", "token_type": "bearer", "scope": scope}), now=NOW).scope
+        == expected
+    )
 
 
 def test_no_scope_in_the_response_is_none() -> None:
-    assert normalise(DEFAULT, answer({"access_token": "a"}), now=NOW).scope is None
+    assert normalise(DEFAULT, answer({"access_token": "a", "token_type": "bearer"}), now=NOW).scope is None
 
 
 @pytest.mark.parametrize(
@@ -215,7 +236,7 @@ def test_no_scope_in_the_response_is_none() -> None:
 )
 def test_server_errors(status: int, error: type[ProviderError] | type[ProviderUnavailable]) -> None:
     with pytest.raises((ProviderError, ProviderUnavailable)) as caught:
-        normalise(DEFAULT, answer({"access_token": "a"}, status=status), now=NOW)
+        normalise(DEFAULT, answer({"access_token": "a", "token_type": "bearer"}, status=status), now=NOW)
     assert type(caught.value) is error
     assert caught.value.code == ("provider_unavailable" if error is ProviderUnavailable else "provider_error")
 
@@ -249,7 +270,10 @@ def test_missing_or_unusable_access_token_is_a_provider_error(body: dict[str, An
 
 
 def test_the_longest_accepted_access_token() -> None:
-    assert len(normalise(DEFAULT, answer({"access_token": "a" * 16_384}), now=NOW).access_token) == 16_384
+    assert (
+        len(normalise(DEFAULT, answer({"access_token": "a" * 16_384, "token_type": "bearer"}), now=NOW).access_token)
+        == 16_384
+    )
 
 
 def test_error_json_names_the_code_and_description() -> None:
@@ -269,7 +293,7 @@ def test_error_with_http_200_and_no_token_is_a_provider_error() -> None:
 
 def test_a_token_with_an_http_status_other_than_200_is_refused() -> None:
     with pytest.raises(ProviderError):
-        normalise(DEFAULT, answer({"access_token": "a"}, status=401), now=NOW)
+        normalise(DEFAULT, answer({"access_token": "a", "token_type": "bearer"}, status=401), now=NOW)
 
 
 def test_a_long_error_description_is_cut() -> None:
@@ -279,7 +303,12 @@ def test_a_long_error_description_is_cut() -> None:
 
 
 def test_refresh_token_that_is_not_a_string_is_dropped() -> None:
-    assert normalise(DEFAULT, answer({"access_token": "a", "refresh_token": 7}), now=NOW).refresh_token is None
+    assert (
+        normalise(
+            DEFAULT, answer({"access_token": "a", "token_type": "bearer", "refresh_token": 7}), now=NOW
+        ).refresh_token
+        is None
+    )
 
 
 def test_dig_follows_objects_and_lists() -> None:
@@ -403,3 +432,42 @@ async def test_spec_token_params_are_sent_and_call_params_win(oauth_server: OAut
     )
     [sent] = oauth_server.token_requests
     assert sent["form"]["scope"] == "contacts.read" and sent["form"]["audience"] == "api"
+
+
+@pytest.mark.parametrize("token_type", ["Bearer", "bearer", "BEARER"])
+def test_a_bearer_token_type_is_accepted_in_any_case(token_type: str) -> None:
+    assert normalise(DEFAULT, answer({"access_token": "a", "token_type": token_type}), now=NOW).token_type == "bearer"
+
+
+@pytest.mark.parametrize("body", [{"access_token": "a"}, {"access_token": "a", "token_type": "mac"}])
+def test_a_token_that_is_not_bearer_is_a_provider_error(body: dict[str, Any]) -> None:
+    with pytest.raises(ProviderError, match="not of type Bearer"):
+        normalise(DEFAULT, answer(body), now=NOW)
+
+
+def test_an_entry_may_say_its_provider_sends_no_token_type() -> None:
+    optional = TokenResponseSpec(token_type_optional=True)
+    assert normalise(optional, answer({"access_token": "a"}), now=NOW).token_type == "bearer"
+    with pytest.raises(ProviderError, match="not of type Bearer"):
+        normalise(optional, answer({"access_token": "a", "token_type": "mac"}), now=NOW)
+
+
+@pytest.mark.parametrize(
+    "raw", ["-1", "-3600", '"-5"', '"3600s"', '"an hour"', "true", '"NaN"', "[3600]", '{"s": 1}', "1" + "0" * 400]
+)
+def test_an_expires_in_that_is_not_a_non_negative_number_is_a_provider_error(raw: str) -> None:
+    with pytest.raises(ProviderError, match="expires_in"):
+        normalise(DEFAULT, answer(f'{{"access_token": "a", "token_type": "bearer", "expires_in": {raw}}}'), now=NOW)
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [("3600", 3600), ('"3600"', 3600), ("3599.9", 3599), ('" 60 "', 60)])
+def test_an_expires_in_number_or_numeric_string_is_read_in_whole_seconds(raw: str, seconds: int) -> None:
+    body = f'{{"access_token": "a", "token_type": "bearer", "expires_in": {raw}}}'
+    assert normalise(DEFAULT, answer(body), now=NOW).expires_at == NOW + timedelta(seconds=seconds)
+
+
+def test_a_token_body_that_is_not_utf8_is_a_provider_error() -> None:
+    content = b'{"access_token": "a\xff\xfe", "token_type": "bearer"}'
+    response = ProviderResponse(200, httpx.Headers({"content-type": "application/json"}), content)
+    with pytest.raises(ProviderError, match="not UTF-8"):
+        normalise(DEFAULT, response, now=NOW)

@@ -65,3 +65,13 @@ def test_urls_accepted() -> None:
         check_webhook_url("https://hooks.example.com/x#frag", allow_loopback=False)
     with pytest.raises(InvalidRequest):
         check_webhook_url("https://hooks.example.com:99999/x", allow_loopback=False)
+
+
+def test_a_numeric_host_is_judged_as_the_address_it_denotes() -> None:
+    assert check_webhook_url("https://134744072/hook", allow_loopback=False)  # 8.8.8.8
+    for host in ("2130706433", "0x7f.0.0.1", "0177.0.0.1"):
+        with pytest.raises(InvalidRequest, match="loopback"):
+            check_webhook_url(f"https://{host}/hook", allow_loopback=False)
+        assert check_webhook_url(f"http://{host}:8001/hook", allow_loopback=True)
+    with pytest.raises(InvalidRequest, match="private"):
+        check_webhook_url("https://0xa.0.0.1/hook", allow_loopback=True)

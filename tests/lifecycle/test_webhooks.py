@@ -90,6 +90,8 @@ async def test_endpoints_are_listed_without_secrets_and_deleted(lk: Running, wor
         "https://[fd00::1]/x",  # unique local IPv6
         "https://[::ffff:192.168.1.1]/x",  # IPv4-mapped private
         "https://0.0.0.0/x",
+        "https://0xa.0x1.2.3/x",  # 10.1.2.3
+        "https://3232235777/x",  # 192.168.1.1
         "https://user:pw@hooks.example.com/x",
         "ftp://hooks.example.com/x",
         "not a url",
@@ -104,7 +106,8 @@ async def test_unsafe_urls_are_refused_and_nothing_is_stored(lk: Running, worksp
 async def test_loopback_is_refused_unless_the_setting_allows_it(tmp_path: Path, _database: None) -> None:
     async with running_app(lifecycle_settings(tmp_path, webhook_allow_loopback=False)) as lk:
         ws = await new_workspace(lk.services)
-        for url in ("http://127.0.0.1:9/x", "https://localhost/x", "https://[::1]/x"):
+        numeric = ("https://2130706433/x", "https://0x7f.0.0.1/x", "https://0177.0.0.1/x", "https://127.1/x")
+        for url in ("http://127.0.0.1:9/x", "https://localhost/x", "https://[::1]/x", *numeric):
             made = await lk.client.post("/api/v1/webhooks", headers=ws.auth(), json={"url": url})
             assert made.status_code == 400, url
         unknown = await lk.client.post(

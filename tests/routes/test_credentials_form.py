@@ -335,3 +335,114 @@ async def test_a_typed_store_host_on_a_private_network_is_never_contacted(tmp_pa
             assert answer.status_code == 400 and 'data-field-error="store_host"' in answer.text
             assert "private network" in answer.text
         assert await lk.db.fetch_val(sa.select(sa.func.count()).select_from(connections)) == 0
+
+
+async def test_the_typed_host_check_connects_to_the_address_it_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name answers a public address to the check, then loopback to a second lookup.
+
+    The verification request must connect to the address that was checked (or fail), never look
+    the name up again and reach the loopback listener.
+    """
+    import asyncio
+    import json as _json
+    import socket
+
+    from tests.harness import make_settings, new_workspace, running_app
+
+    reached: list[str] = []
+
+    async def listener(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        reached.append("connected")
+        writer.close()
+
+    server = await asyncio.start_server(listener, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    real_getaddrinfo = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding(host: object, *args: object, **kwargs: object) -> object:
+        if host in ("rebind.example", b"rebind.example"):  # AnyIO asks with the IDNA-encoded bytes
+            lookups.append("rebind.example")
+            address = "93.184.216.34" if len(lookups) == 1 else "127.0.0.1"
+            return real_getaddrinfo(address, *args, **kwargs)  # type: ignore[arg-type]  # the resolver's own signature
+        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]  # the resolver's own signature
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    (folder / "shopkey.json").write_text(
+        _json.dumps(
+            {
+                "slug": "shopkey",
+                "name": "Shop Key",
+                "categories": ["commerce"],
+                "docs": "https://shop.example/docs",
+                "auth": {
+                    "kind": "api_key",
+                    "fields": [
+                        {"name": "store_host", "label": "Store host"},
+                        {"name": "api_key", "label": "Key", "secret": True},
+                    ],
+                    "verify": {"url": f"https://{{store_host}}:{port}/api/me"},
+                },
+                "scopes": {"commerce_order_read": []},
+            }
+        )
+    )
+    try:
+        async with running_app(make_settings(tmp_path, catalog_dir=folder, http_timeout=1.0)) as lk:
+            ws = await new_workspace(lk.services, activate=())
+            await lk.client.put("/api/v1/integrations/shopkey", headers=ws.auth("production"), json={})
+            made = await lk.client.post(
+                "/api/v1/auth-urls",
+                headers=ws.auth("production"),
+                json={
+                    "integration": "shopkey",
+                    "external_xref": "u",
+                    "success_url": SUCCESS_URL,
+                    "failure_url": FAILURE_URL,
+                },
+            )
+            page = await lk.client.get(made.json()["data"]["url"])
+            match = re.search(r'name="form_token" value="([^"]+)"', page.text)
+            assert match is not None
+            answer = await lk.client.post(
+                "/auth/shopkey/credentials",
+                headers={"Origin": BASE_URL},
+                data={"form_token": unescape(match.group(1)), "store_host": "rebind.example", "api_key": "k"},
+            )
+            assert answer.status_code == 400 and 'data-error-code="provider_unavailable"' in answer.text
+            assert reached == [] and lookups == ["rebind.example"]
+            assert await lk.db.fetch_val(sa.select(sa.func.count()).select_from(connections)) == 0
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_control_character_in_a_form_field_is_invalid_request_and_writes_nothing(
+    lk: Running, bamboohr: Workspace
+) -> None:
+    token = await open_form(lk, bamboohr, "bamboohr")
+    answer = await post(
+        lk, token, "bamboohr", subdomain=BAMBOO_SUBDOMAIN, username=BAMBOO_GOOD, password="x\x00"
+    )  # password: a field without a pattern
+    assert answer.status_code == 400 and error_code(answer) == "invalid_request"
+    await assert_nothing_written(lk)
+    # The form was not used up.
+    retried = await post(lk, token, "bamboohr", subdomain=BAMBOO_SUBDOMAIN, username=BAMBOO_GOOD, password="x")
+    assert retried.status_code in (302, 303) and await count_connections(lk) == 1
+
+
+@pytest.mark.parametrize(
+    "query", ["external_xref=user%7F", "external_xref=user%C2%85", "external_xref=user%ED%A0%80", "x=1&state=s%00"]
+)
+async def test_a_picker_link_with_a_control_character_is_an_error_page(
+    lk: Running, workspace: Workspace, query: str
+) -> None:
+    xref = "" if "external_xref" in query else "external_xref=u&"
+    page = await lk.client.get(f"/picker?workspace={workspace.id}&env=sandbox&mode=redirect&{xref}{query}")
+    assert page.status_code == 400 and error_code(page) == "invalid_request"
+    assert page.headers["content-type"].startswith("text/html")
+    assert await lk.db.fetch_val(sa.select(sa.func.count()).select_from(flows)) == 0

@@ -25,11 +25,12 @@ import sqlalchemy as sa
 
 from server.catalog.models import Integration
 from server.crypto import sha256_hex
+from server.db import connect_sessions
 from server.db.tables import auth_events, connections, flows
 from server.errors import ProviderError, ProviderUnavailable, UntrustedFlowError
 from server.flow import dispatch
 from server.flow.context import FlowContext
-from server.signing import SALT_CONTEXT, SALT_STATE
+from server.signing import SALT_STATE
 from tests.harness import (
     BASE_URL,
     FAILURE_URL,
@@ -122,8 +123,10 @@ async def auth_url(lk: OAuth1App, **overrides: Any) -> str:
 
 async def context_of(lk: OAuth1App, **overrides: Any) -> FlowContext:
     """The flow context the start route would read from the host's auth URL."""
-    token = query_of(await auth_url(lk, **overrides))["ctx"]
-    return FlowContext.from_dict(lk.services.signer.verify(SALT_CONTEXT, token, 600, what="link"))
+    token = query_of(await auth_url(lk, **overrides))["link"]
+    record = await connect_sessions.find_by_token(lk.db, token)
+    assert record is not None
+    return FlowContext.from_dict(record.context).with_(session_id=record.id)
 
 
 def provider_redirect(authorize_url: str) -> str:

@@ -278,6 +278,9 @@ async def test_pkce_verifier_is_checked_by_the_authorization_server(prod: Provis
         ("no_access_token", "provider_error"),
         ("invalid_grant", "provider_error"),
         ("hang", "provider_unavailable"),
+        ("negative_expires_in", "provider_error"),
+        ("mac_token_type", "provider_error"),
+        ("not_utf8", "provider_error"),
     ],
 )
 async def test_bad_token_endpoint_answers_fail_cleanly(prod: Provisioned, mode: str, code: str) -> None:
@@ -380,3 +383,37 @@ async def test_state_signed_with_our_key_but_forged_payload_is_not_accepted_with
     forged = prod.services.signer.sign(SALT_STATE, {"n": "no-such-flow", "i": "acme", "b": "0" * 64, "c": {}})
     back = await prod.client.get(f"/auth/acme/callback?code=abc&state={forged}")
     assert back.status_code == 400 and prod.oauth.token_requests == []
+
+
+async def test_a_callback_repeating_its_state_is_refused_without_consuming_the_flow(prod: Provisioned) -> None:
+    started = await start(prod)
+    callback = provider_redirect(started.headers["location"])
+    doubled = f"{callback}&state={query_of(callback)['state']}"
+    back = await prod.client.get(doubled)
+    assert back.status_code == 400 and "location" not in back.headers
+    assert 'data-error-code="invalid_request"' in back.text
+    assert prod.oauth.token_requests == [] and await connection_count(prod) == 0
+    consumed = await prod.db.fetch_val(
+        sa.select(sa.func.count()).select_from(flows).where(flows.c.consumed_at.is_not(None))
+    )
+    assert consumed == 0
+    genuine = await prod.client.get(callback)
+    assert genuine.status_code == 302 and genuine.headers["location"].startswith(SUCCESS_URL)
+
+
+@pytest.mark.parametrize("param", ["code", "iss", "error"])
+async def test_a_callback_repeating_code_iss_or_error_fails_before_the_token_request(
+    prod: Provisioned, param: str
+) -> None:
+    started = await start(prod)
+    callback = provider_redirect(started.headers["location"])
+    values = query_of(callback)
+    doubled = f"{callback}&{param}={values.get(param, 'server_error')}"
+    if param == "error":
+        doubled = f"{callback}&error=server_error&error=server_error"
+    back = await prod.client.get(doubled)
+    assert back.status_code == 302 and back.headers["location"].startswith(FAILURE_URL)
+    assert query_of(back.headers["location"])["error"] == "invalid_request"
+    assert prod.oauth.token_requests == [] and await connection_count(prod) == 0
+    replayed = await prod.client.get(callback)
+    assert 'data-error-code="state_reused"' in replayed.text and prod.oauth.token_requests == []

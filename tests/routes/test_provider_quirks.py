@@ -205,3 +205,17 @@ async def test_credentials_form_post_is_judged_by_fetch_metadata_when_present(
         "/auth/stripe/credentials", data=form, headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"}
     )
     assert same.status_code == 303
+
+
+async def test_a_post_callback_repeating_its_code_fails_before_the_token_request(quirky: Provisioned) -> None:
+    callback = await begin(quirky, "posty")
+    params = query_of(callback)
+    body = "&".join(f"{k}={httpx.QueryParams({k: v})[k]}" for k, v in params.items()) + "&code=another-code"
+    posted = await quirky.client.post(
+        "/auth/posty/callback", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert posted.status_code == 303
+    done = await quirky.client.get(posted.headers["location"])
+    assert done.status_code == 302 and done.headers["location"].startswith(FAILURE_URL)
+    assert query_of(done.headers["location"])["error"] == "invalid_request"
+    assert quirky.oauth.token_requests == [] and await rows(quirky) == 0

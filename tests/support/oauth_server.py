@@ -9,6 +9,8 @@ Latchkey OAuth client can be exercised end to end without mocked HTTP.
 * ``POST /token``      - token endpoint (``authorization_code`` and
   ``refresh_token`` grants, ``client_secret_basic`` / ``client_secret_post``).
   ``token_mode`` injects misbehaviour.
+* ``POST /revoke``     - RFC 7009 revocation (Authlib's RevocationEndpoint); each request is
+  recorded in ``revocation_requests`` and the token marked revoked.
 * ``GET  /userinfo``   - Bearer-protected, returns ``{"sub", "email"}``.
 * ``GET  /.well-known/oauth-authorization-server`` - RFC 8414 metadata.
 
@@ -23,7 +25,7 @@ import secrets
 import threading
 import time
 import traceback
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -52,6 +54,7 @@ from authlib.oauth2.rfc6750 import (
     BearerTokenGenerator,
     BearerTokenValidator,
 )
+from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import (
@@ -79,6 +82,9 @@ TOKEN_MODES = (
     "hang",
     "invalid_grant",
     "form_encoded",
+    "negative_expires_in",
+    "mac_token_type",
+    "not_utf8",
 )
 # Form fields never copied into ``token_requests[...]["form"]``.
 _SECRET_FORM_FIELDS = frozenset({"client_secret", "code_verifier"})
@@ -281,6 +287,9 @@ class OAuthServer:
         self.user_sub = "user-1"
         self.user_email = "user@example.test"
         self.token_requests: list[dict[str, Any]] = []
+        self.revocation_requests: list[dict[str, Any]] = []
+        # Called (in the server's thread) when a token request arrives, before it is answered.
+        self.before_token_response: Callable[[], None] | None = None
         self.authorize_requests: list[dict[str, str]] = []
 
         self._decision = "approve"
@@ -333,6 +342,10 @@ class OAuthServer:
     @property
     def token_url(self) -> str:
         return self._require_started() + "/token"
+
+    @property
+    def revocation_url(self) -> str:
+        return self._require_started() + "/revoke"
 
     @property
     def userinfo_url(self) -> str:
@@ -418,6 +431,14 @@ class OAuthServer:
     def issued_refresh_tokens(self) -> list[str]:
         with self._store.lock:
             return [t.refresh_token for t in self._store.tokens if t.refresh_token]
+
+    def revoked_tokens(self) -> set[str]:
+        """Every access and refresh token a revocation request ended."""
+        with self._store.lock:
+            revoked = {t.access_token for t in self._store.tokens if t.access_token_revoked}
+            return revoked | {
+                t.refresh_token for t in self._store.tokens if t.refresh_token and t.refresh_token_revoked
+            }
 
     # ---- storage callbacks ------------------------------------------------
 
@@ -541,6 +562,27 @@ class OAuthServer:
         issuer_ext = _LiveIssuerParameter(self)
         server.register_extension(issuer_ext)
 
+        class Revocation(RevocationEndpoint):
+            CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012 - Authlib's stubs declare it an instance attribute
+
+            def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+                with store.lock:
+                    for tok in store.tokens:
+                        if token_type_hint != "refresh_token" and tok.access_token == token_string:
+                            return tok
+                        if token_type_hint != "access_token" and tok.refresh_token == token_string:
+                            return tok
+                return None
+
+            def revoke_token(self, token: Token, request: OAuth2Request) -> None:
+                with store.lock:
+                    # RFC 7009 §2.1: revoking a refresh token ends the grant's access token too.
+                    token.access_token_revoked = True
+                    if request.form.get("token_type_hint") != "access_token" or token.refresh_token is None:
+                        token.refresh_token_revoked = True
+
+        server.register_endpoint(Revocation)
+
         class Validator(BearerTokenValidator):
             def authenticate_token(self, token_string: str) -> Token | None:
                 with store.lock:
@@ -580,12 +622,30 @@ class OAuthServer:
         @app.post("/token")
         def token() -> Response:
             record = owner._record_token_request()
+            if owner.before_token_response is not None:
+                owner.before_token_response()
             try:
                 response = owner._token_response(server)
             except Exception:  # noqa: BLE001 - any failure in the test server is a 500 with its traceback
                 traceback.print_exc()
                 response = Response("Internal Server Error", 500, content_type="text/plain")
             record["status"] = response.status_code
+            return response
+
+        @app.post("/revoke")
+        def revoke() -> Response:
+            basic_id, _ = extract_basic_authorization({"Authorization": request.headers.get("Authorization", "")})
+            record: dict[str, Any] = {
+                "token": request.form.get("token"),
+                "token_type_hint": request.form.get("token_type_hint"),
+                "auth_method": "client_secret_basic" if basic_id else "client_secret_post",
+                "client_id": basic_id or request.form.get("client_id"),
+            }
+            answer = server.create_endpoint_response(Revocation.ENDPOINT_NAME)  # type: ignore[no-untyped-call]  # unannotated in types-Authlib
+            response = _flask_response(answer)
+            record["status"] = response.status_code
+            with store.lock:
+                owner.revocation_requests.append(record)
             return response
 
         @app.get("/userinfo")
@@ -600,6 +660,7 @@ class OAuthServer:
                 issuer=owner.issuer,
                 authorization_endpoint=owner.authorize_url,
                 token_endpoint=owner.token_url,
+                revocation_endpoint=owner.revocation_url,
                 userinfo_endpoint=owner.userinfo_url,
                 response_types_supported=["code"],
                 grant_types_supported=["authorization_code", "refresh_token"],
@@ -671,6 +732,17 @@ class OAuthServer:
             payload = json.loads(response.get_data(as_text=True) or "{}")
             response.set_data(urlencode({k: str(v) for k, v in payload.items()}))
             response.content_type = "application/x-www-form-urlencoded"
+        elif mode in ("negative_expires_in", "mac_token_type", "not_utf8"):
+            # A real token issued, then its answer spoilt: what a client must refuse to store.
+            payload = json.loads(response.get_data(as_text=True) or "{}")
+            if mode == "negative_expires_in":
+                payload["expires_in"] = -1
+            elif mode == "mac_token_type":
+                payload["token_type"] = "mac"
+            data = json.dumps(payload).encode()
+            response.set_data(
+                data.replace(b'"access_token": "', b'"access_token": "\xff') if mode == "not_utf8" else data
+            )
         return response
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -9,7 +11,9 @@ from server.dashboard import auth
 from server.dashboard.forms import Form
 from server.dashboard.views.common import Dash, harden, member_view, plain_page, redirect
 from server.db import members as member_store
+from server.db.clock import utcnow
 from server.services import services_of
+from server.throttle import client_address, limit
 
 HOME = "/dashboard/sandbox/integrations"
 
@@ -68,6 +72,7 @@ async def sign_in_form(request: Request) -> Response:
 
 
 async def sign_in(request: Request) -> Response:
+    await limit(request, "sign_in")
     services = services_of(request)
     form = Form(await request.form())
     auth.check_sign_in_form(request, services.settings, form.data.get("form_token"))
@@ -83,17 +88,19 @@ async def sign_in(request: Request) -> Response:
             status=400,
             next_url=next_url,
         )
-    result = await auth.check_password(services, email, password)
+    result = await auth.check_password(services, email, password, client_address(request))
     if result.locked_until is not None:
         until = result.locked_until.strftime("%H:%M UTC")
-        return await _sign_in_page(
+        locked = await _sign_in_page(
             request,
             email=email,
             status=429,
             next_url=next_url,
             error_code="account_locked",
-            error=f"Too many wrong passwords. Sign-in to this account is locked until {until}; try again then.",
+            error=f"Too many wrong passwords from here. Sign-in to this account is locked until {until}; try again then.",
         )
+        locked.headers["Retry-After"] = str(max(1, math.ceil((result.locked_until - utcnow()).total_seconds())))
+        return locked
     if result.member is None:
         return await _sign_in_page(
             request,

@@ -18,6 +18,8 @@ from server.errors import InvalidRequest
 from server.event_types import EVENT_TYPES
 from server.flow.connect import store_test_connection
 from server.flow.opening import check_external_xref
+from server.flow.revocation import Revocation
+from server.lifecycle import deletion
 
 PAGE_SIZE = 25
 STATUS_LABELS = {"healthy": "Healthy", "unhealthy": "Needs re-authorization", "revoked": "Revoked"}
@@ -159,20 +161,20 @@ async def detail(dash: Dash) -> Response:
 
 @member_view("connections")
 async def delete(dash: Dash) -> Response:
-    connection = await connection_store.delete_connection(
-        dash.db, dash.workspace_id, dash.env.name, dash.request.path_params["id"]
-    )
-    await event_store.record_event(
-        dash.db,
-        workspace_id=dash.workspace_id,
-        environment=dash.env.name,
-        integration=connection.integration,
-        external_xref=connection.external_xref,
-        connection_id=connection.id,
-        type="connection.deleted",
+    connection, revocation = await deletion.delete_connection(
+        dash.services, dash.workspace_id, dash.env.name, dash.request.path_params["id"]
     )
     return redirect(
         dash,
         dash.url("connections"),
-        f"Deleted the connection of {connection.external_xref} to {connection.integration}. Its tokens are gone.",
+        f"Deleted the connection of {connection.external_xref} to {connection.integration}. "
+        + _REVOCATION_NOTES[revocation],
     )
+
+
+_REVOCATION_NOTES: dict[Revocation, str] = {
+    "revoked": "Its tokens were revoked at the provider.",
+    "failed": "Revoking its tokens at the provider failed: they are gone from Latchkey, but may stay valid there.",
+    "not_supported": "The provider offers no revocation: its tokens are gone from Latchkey.",
+    "not_attempted": "Its tokens could not be read, so they were not revoked at the provider.",
+}

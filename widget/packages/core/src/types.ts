@@ -34,10 +34,13 @@ export type LatchkeyErrorCode =
   | 'origin_not_allowed'
   | 'redirect_not_allowed'
   | 'session_required'
+  | 'session_used'
+  | 'expired_session'
   | 'issuer_mismatch'
   | 'invalid_credentials'
   | 'provider_error'
   | 'provider_unavailable'
+  | 'service_unavailable'
   | 'popup_blocked'
   | 'load_failed'
   | 'closed';
