@@ -74,43 +74,36 @@ def _added_in(version: int, dialect: Dialect) -> list[str]:
     return statements
 
 
+def _new_tables(version: int, dialect: Dialect, *names: str) -> list[str]:
+    """CREATE TABLE and CREATE INDEX for the tables `version` added, as they were in it."""
+    statements = []
+    for name in names:
+        table = tables.metadata.tables[name]
+        statements.append(str(CreateTable(table).compile(dialect=dialect)))
+        statements.extend(str(CreateIndex(i).compile(dialect=dialect)) for i in _indexes_as_of(table, version))
+    return statements
+
+
 def _v2(dialect: Dialect) -> list[str]:
     """Connection lifecycle (refresh lease, health bookkeeping) and webhooks with their outbox."""
     statements = _added_in(2, dialect)
     statements.append("UPDATE connections SET status_changed_at = updated_at")
-    for name in ("webhook_endpoints", "webhook_deliveries"):
-        table = tables.metadata.tables[name]
-        statements.append(str(CreateTable(table).compile(dialect=dialect)))
-        statements.extend(str(CreateIndex(i).compile(dialect=dialect)) for i in _indexes_as_of(table, 2))
-    return statements
+    return statements + _new_tables(2, dialect, "webhook_endpoints", "webhook_deliveries")
 
 
 def _v3(dialect: Dialect) -> list[str]:
     """The dashboard: workspace members (hashed passwords, lockout), their sessions, embed settings."""
-    statements = _added_in(3, dialect)
-    for name in ("members", "dashboard_sessions", "embed_settings"):
-        table = tables.metadata.tables[name]
-        statements.append(str(CreateTable(table).compile(dialect=dialect)))
-        statements.extend(str(CreateIndex(i).compile(dialect=dialect)) for i in _indexes_as_of(table, 3))
-    return statements
+    return _added_in(3, dialect) + _new_tables(3, dialect, "members", "dashboard_sessions", "embed_settings")
 
 
 def _v4(dialect: Dialect) -> list[str]:
     """Connect sessions and authorization links as server-side records (single use, browser-bound)."""
-    statements = _added_in(4, dialect)
-    table = tables.metadata.tables["connect_sessions"]
-    statements.append(str(CreateTable(table).compile(dialect=dialect)))
-    statements.extend(str(CreateIndex(i).compile(dialect=dialect)) for i in _indexes_as_of(table, 4))
-    return statements
+    return _added_in(4, dialect) + _new_tables(4, dialect, "connect_sessions")
 
 
 def _v5(dialect: Dialect) -> list[str]:
     """The sign-in lockout keyed by member and client address together."""
-    statements = _added_in(5, dialect)
-    table = tables.metadata.tables["sign_in_failures"]
-    statements.append(str(CreateTable(table).compile(dialect=dialect)))
-    statements.extend(str(CreateIndex(i).compile(dialect=dialect)) for i in _indexes_as_of(table, 5))
-    return statements
+    return _added_in(5, dialect) + _new_tables(5, dialect, "sign_in_failures")
 
 
 MIGRATIONS: list[tuple[int, Callable[[Dialect], list[str]]]] = [(1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5)]

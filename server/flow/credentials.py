@@ -20,7 +20,7 @@ from server.errors import FlowError, ProviderError, UntrustedFlowError
 from server.flow.connect import record_failure, store_connection
 from server.flow.context import FlowContext
 from server.flow.state import SignedState, read_state, sign_state
-from server.flow.steps import requested_scopes
+from server.flow.steps import create_flow_row, requested_scopes
 from server.flow.templating import HOST_SAFE, placeholders, render_url
 from server.flow.tokens import TokenSet, token_request
 from server.http import OutboundHTTP
@@ -54,16 +54,7 @@ async def open_form(services: Services, ctx: FlowContext, integration: Integrati
     """Create the single-use flow for one form and return its signed token."""
     scopes = await requested_scopes(services, ctx, integration)
     nonce = secrets.token_urlsafe(24)
-    await flow_store.create_flow(
-        services.db,
-        services.sealer,
-        nonce=nonce,
-        workspace_id=ctx.workspace_id,
-        environment=ctx.environment,
-        integration=integration.slug,
-        pkce_verifier=None,
-        max_age=services.settings.state_max_age,
-    )
+    await create_flow_row(services, ctx, integration, nonce, secret=None)
     state = SignedState(nonce=nonce, integration=integration.slug, protocol="form", context=ctx.with_(scopes=scopes))
     return sign_state(services.signer, state)
 

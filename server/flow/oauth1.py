@@ -26,14 +26,21 @@ from authlib.oauth1.rfc5849.errors import OAuth1Error
 
 from server.catalog.models import Integration, OAuth1Spec
 from server.crypto import constant_time_equal
-from server.db import events
-from server.db import flows as flow_store
 from server.errors import FlowError, ProviderError, ProviderUnavailable, UntrustedFlowError
 from server.flow.connect import store_connection
 from server.flow.context import FlowContext
 from server.flow.scopes import provider_scopes_for
 from server.flow.state import SignedState, sign_state
-from server.flow.steps import Outcome, active, client_credentials, consume_once, requested_scopes, settle
+from server.flow.steps import (
+    Outcome,
+    active,
+    client_credentials,
+    consume_once,
+    create_flow_row,
+    record_started,
+    requested_scopes,
+    settle,
+)
 from server.flow.templating import with_params
 from server.http import ProviderResponse
 from server.services import Services
@@ -221,24 +228,10 @@ async def begin(
     # Only now, with a request token in hand, is the flow row written: a provider that refuses
     # leaves nothing behind. The row seals the request token and its secret (the `pkce_verifier`
     # column is encrypted and bound to the nonce).
-    await flow_store.create_flow(
-        services.db,
-        services.sealer,
-        nonce=nonce,
-        workspace_id=ctx.workspace_id,
-        environment=ctx.environment,
-        integration=integration.slug,
-        pkce_verifier=json.dumps({"t": temporary.token, "s": temporary.secret}),
-        max_age=services.settings.state_max_age,
+    await create_flow_row(
+        services, ctx, integration, nonce, secret=json.dumps({"t": temporary.token, "s": temporary.secret})
     )
-    await events.record_event(
-        services.db,
-        workspace_id=ctx.workspace_id,
-        environment=ctx.environment,
-        integration=integration.slug,
-        external_xref=ctx.external_xref,
-        type="auth.started",
-    )
+    await record_started(services, ctx, integration)
     return authorization_url(spec, oauth_token=temporary.token, provider_scopes=provider_scopes)
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import secrets
 
 from server.catalog.models import Integration, OAuth2Spec
-from server.db import events
-from server.db import flows as flow_store
 from server.errors import FlowError
 from server.flow import pkce
 from server.flow.connect import store_connection
@@ -19,7 +17,16 @@ from server.flow.metadata import fetch_metadata
 from server.flow.revocation import Revocation, revocation_url_for, revoke_tokens
 from server.flow.scopes import granted, provider_scopes_for
 from server.flow.state import SignedState, sign_state
-from server.flow.steps import Outcome, active, client_credentials, consume_once, requested_scopes, settle
+from server.flow.steps import (
+    Outcome,
+    active,
+    client_credentials,
+    consume_once,
+    create_flow_row,
+    record_started,
+    requested_scopes,
+    settle,
+)
 from server.flow.templating import check_variable, render_url, with_params
 from server.flow.tokens import exchange_code
 from server.services import Services
@@ -72,16 +79,7 @@ async def begin(
     verifier = pkce.new_verifier() if use_pkce else None
     nonce = secrets.token_urlsafe(24)
     provider_scopes = provider_scopes_for(integration, scopes)
-    await flow_store.create_flow(
-        services.db,
-        services.sealer,
-        nonce=nonce,
-        workspace_id=ctx.workspace_id,
-        environment=ctx.environment,
-        integration=integration.slug,
-        pkce_verifier=verifier,
-        max_age=services.settings.state_max_age,
-    )
+    await create_flow_row(services, ctx, integration, nonce, secret=verifier)
     state = SignedState(
         nonce=nonce,
         integration=integration.slug,
@@ -100,14 +98,7 @@ async def begin(
         code_challenge=pkce.s256_challenge(verifier) if verifier else None,
         provider_scopes=provider_scopes,
     )
-    await events.record_event(
-        services.db,
-        workspace_id=ctx.workspace_id,
-        environment=ctx.environment,
-        integration=integration.slug,
-        external_xref=ctx.external_xref,
-        type="auth.started",
-    )
+    await record_started(services, ctx, integration)
     return url
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from server.catalog.models import Integration
 from server.db import activations as activation_store
+from server.db import events
 from server.db import flows as flow_store
 from server.db.activations import Activation
 from server.db.flows import ConsumedFlow
@@ -72,6 +73,34 @@ async def requested_scopes(
     scopes = ctx.scopes or tuple(s for s in activation.scopes if s in integration.scopes)
     provider_scopes_for(integration, scopes)  # raises invalid_scope naming the scope
     return scopes
+
+
+async def create_flow_row(
+    services: Services, ctx: FlowContext, integration: Integration, nonce: str, *, secret: str | None
+) -> None:
+    """The single-use row a callback or form submission consumes; `secret` is sealed in it (a PKCE
+    verifier, or OAuth 1.0a's request token)."""
+    await flow_store.create_flow(
+        services.db,
+        services.sealer,
+        nonce=nonce,
+        workspace_id=ctx.workspace_id,
+        environment=ctx.environment,
+        integration=integration.slug,
+        pkce_verifier=secret,
+        max_age=services.settings.state_max_age,
+    )
+
+
+async def record_started(services: Services, ctx: FlowContext, integration: Integration) -> None:
+    await events.record_event(
+        services.db,
+        workspace_id=ctx.workspace_id,
+        environment=ctx.environment,
+        integration=integration.slug,
+        external_xref=ctx.external_xref,
+        type="auth.started",
+    )
 
 
 async def consume_once(services: Services, nonce: str) -> ConsumedFlow:
