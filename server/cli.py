@@ -11,13 +11,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from databases import Database
-
 from server.catalog.loader import load_catalog, validate_directory
 from server.crypto import Sealer
 from server.db import activations as activation_store
 from server.db import workspaces as workspace_store
-from server.db.database import close_database, open_database
+from server.db.database import Database, close_database, open_database
 from server.db.migrations import migrate
 from server.errors import ConfigurationError, LatchkeyError
 from server.settings import Settings

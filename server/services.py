@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from databases import Database
-
 from server.catalog.loader import Catalog
 from server.crypto import Sealer
+from server.db.database import Database
 from server.http import OutboundHTTP
 from server.ratelimit import RateLimiter
 from server.settings import Settings

@@ -16,12 +16,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import uvicorn
-from databases import Database
 from starlette.applications import Starlette
 
 from server.app import create_app
 from server.db import activations as activation_store
 from server.db import workspaces as workspace_store
+from server.db.database import Database
 from server.services import Services
 from server.settings import Settings
 from tests.support.oauth_server import OAuthServer

@@ -42,17 +42,18 @@ async def list_connections(request: Request) -> Response:
 async def get_connection(request: Request) -> Response:
     env = await authenticate(request)
     services = services_of(request)
-    connection = await connection_store.get_connection(
-        services.db, env.workspace_id, env.name, request.path_params["id"]
-    )
-    body = connection.as_json()
+    connection_id = request.path_params["id"]
     include = {p.strip() for p in request.query_params.get("include", "").split(",") if p.strip()}
     if include - {"credentials"}:
         raise InvalidRequest("include accepts only 'credentials'.")
     if "credentials" in include:
-        connection, credentials = await refresh.credentials_valid_now(services, connection)
+        connection, credentials = await refresh.credentials_valid_now(
+            services, env.workspace_id, env.name, connection_id
+        )
         body = connection.as_json()
         body["credentials"] = credentials
+    else:
+        body = (await connection_store.get_connection(services.db, env.workspace_id, env.name, connection_id)).as_json()
     return JSONResponse({"data": body}, headers={"Cache-Control": "no-store"})
 
 

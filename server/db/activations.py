@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from databases import Database
-from databases.interfaces import Record
 
 from server.crypto import Sealer
 from server.db.clock import utcnow
+from server.db.database import Database
+from server.db.statements import Row
 from server.db.tables import activations
 
 
@@ -38,7 +38,7 @@ def _aad(workspace_id: str, environment: str, integration: str) -> str:
     return f"activation:{workspace_id}:{environment}:{integration}:client_secret"
 
 
-def _row(row: Record) -> Activation:
+def _row(row: Row) -> Activation:
     return Activation(
         workspace_id=row["workspace_id"],
         environment=row["environment"],
@@ -105,8 +105,18 @@ async def deactivate(db: Database, workspace_id: str, environment: str, integrat
     return found is not None
 
 
+# Every flow start reads its activation: a statement built once.
+_GET = sa.select(activations).where(
+    activations.c.workspace_id == sa.bindparam("workspace_id"),
+    activations.c.environment == sa.bindparam("environment"),
+    activations.c.integration == sa.bindparam("integration"),
+)
+
+
 async def get_activation(db: Database, workspace_id: str, environment: str, integration: str) -> Activation | None:
-    row = await db.fetch_one(sa.select(activations).where(_key(workspace_id, environment, integration)))
+    row = await db.fetch_one(
+        _GET, {"workspace_id": workspace_id, "environment": environment, "integration": integration}
+    )
     return _row(row) if row else None
 
 

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from databases import Database
-from databases.interfaces import Record
 
 from server.crypto import random_id, sha256_hex
 from server.db.clock import as_utc, required_utc, utcnow
+from server.db.database import Database
+from server.db.statements import Row
 from server.db.tables import connect_sessions
 
 Kind = Literal["session", "auth_url"]
@@ -49,7 +49,7 @@ class SessionRecord:
         return None
 
 
-def _record(row: Record) -> SessionRecord:
+def _record(row: Row) -> SessionRecord:
     kind = str(row["kind"])
     if kind not in ("session", "auth_url"):
         raise ValueError(f"connect_sessions.kind {kind!r} is unknown")

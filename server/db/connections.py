@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from databases import Database
-from databases.interfaces import Record
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.crypto import Sealer, UnreadableSecret, random_id
 from server.db.clock import as_utc, required_utc, utcnow
+from server.db.database import Database
+from server.db.statements import Row
 from server.db.tables import connections
 from server.errors import InvalidRequest, NotFound
 
@@ -123,7 +123,7 @@ def credentials_aad(workspace_id: str, environment: str, integration: str, exter
     return json.dumps(["connection", workspace_id, environment, integration, external_xref])
 
 
-def _row(row: Record) -> Connection:
+def _row(row: Row) -> Connection:
     return Connection(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -172,7 +172,7 @@ async def save_connection(db: Database, sealer: Sealer, new: NewConnection) -> S
         "refresh_error": None,
         "next_refresh_at": None,
     }
-    insert_fn = postgresql.insert if db.url.dialect == "postgresql" else sqlite.insert
+    insert_fn = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
     stmt = insert_fn(connections).values(
         id=new_id,
         workspace_id=new.workspace_id,
@@ -198,12 +198,25 @@ def _scoped(workspace_id: str, environment: str) -> sa.ColumnElement[bool]:
     return sa.and_(connections.c.workspace_id == workspace_id, connections.c.environment == environment)
 
 
+# The hot paths (a host reads a connection before each provider call) use statements built once.
+_IN_SCOPE = sa.and_(
+    connections.c.id == sa.bindparam("id"),
+    connections.c.workspace_id == sa.bindparam("workspace_id"),
+    connections.c.environment == sa.bindparam("environment"),
+)
+_GET = sa.select(*_PUBLIC_COLUMNS).where(_IN_SCOPE)
+_STATE = sa.select(connections).where(connections.c.id == sa.bindparam("id"))
+_STATE_IN_SCOPE = sa.select(connections).where(_IN_SCOPE)
+
+
+def not_found(connection_id: str) -> NotFound:
+    return NotFound(f"No connection {connection_id!r} in this environment.")
+
+
 async def get_connection(db: Database, workspace_id: str, environment: str, connection_id: str) -> Connection:
-    row = await db.fetch_one(
-        sa.select(*_PUBLIC_COLUMNS).where(_scoped(workspace_id, environment), connections.c.id == connection_id)
-    )
+    row = await db.fetch_one(_GET, {"id": connection_id, "workspace_id": workspace_id, "environment": environment})
     if row is None:
-        raise NotFound(f"No connection {connection_id!r} in this environment.")
+        raise not_found(connection_id)
     return _row(row)
 
 
@@ -265,8 +278,16 @@ class RefreshState:
     next_refresh_at: datetime | None
 
 
-async def load_refresh_state(db: Database, sealer: Sealer, connection_id: str) -> RefreshState | None:
-    row = await db.fetch_one(sa.select(connections).where(connections.c.id == connection_id))
+async def load_refresh_state(
+    db: Database, sealer: Sealer, connection_id: str, scope: tuple[str, str] | None = None
+) -> RefreshState | None:
+    """`scope`: (workspace ID, environment) the connection must belong to."""
+    if scope is None:
+        row = await db.fetch_one(_STATE, {"id": connection_id})
+    else:
+        row = await db.fetch_one(
+            _STATE_IN_SCOPE, {"id": connection_id, "workspace_id": scope[0], "environment": scope[1]}
+        )
     if row is None:
         return None
     connection = _row(row)

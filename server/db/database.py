@@ -1,4 +1,12 @@
-"""Opening the database: SQLite (aiosqlite) by default, Postgres (asyncpg) by URL.
+"""The database: one small async interface over SQLite (`sqlite3`) and Postgres (asyncpg).
+
+Why not the `databases` package, which this replaced: it compiled every SQLAlchemy statement on
+every query (about 40 % of an API request), hopped to a thread for every SQLite query, and has had
+no release since March 2024. SQLAlchemy Core stays the query language; statements compile once
+per shape (server/db/statements.py); SQLite reads run on the loop (server/db/sqlite.py). The
+surface is what the stores use: fetch_all, fetch_one, fetch_val, execute and transaction —
+nested transactions are savepoints, and a transaction belongs to the task that opened it (a task
+it starts does not write inside it).
 
 Also what counts as "the database is unavailable": a fault that passes (a lock held longer than
 the lock timeout, a refused or terminated connection, a full disk), answered 503 with Retry-After
@@ -7,13 +15,24 @@ so clients retry, as opposed to a bug (a constraint violation, bad SQL), which s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
+import itertools
 import sqlite3
-from pathlib import Path
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 import asyncpg
-from databases import Database
+import sqlalchemy as sa
 
-from server.db.sqlite_pool import install
+from server.db.postgres import Postgres
+from server.db.sqlite import SQLite
+from server.db.statements import Prepared, Query, Row, Statements
+
+DialectName = Literal["sqlite", "postgresql"]
 
 # SQLite primary result codes that mean "not now" rather than "wrong": BUSY, LOCKED, NOMEM, IOERR,
 # FULL, CANTOPEN, PROTOCOL (https://www.sqlite.org/rescode.html).
@@ -48,25 +67,115 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
+class Session(Protocol):
+    async def run(self, prepared: Prepared) -> list[Row]: ...
+
+
+class Backend(Protocol):
+    statements: Statements
+
+    async def connect(self) -> None: ...
+    async def close(self) -> None: ...
+    async def run(self, prepared: Prepared) -> list[Row]: ...
+    def transaction(self) -> AbstractAsyncContextManager[Session]: ...
+
+
+@dataclass
+class _Open:
+    """The transaction open in one task."""
+
+    session: Session
+    task: asyncio.Task[Any] | None
+    savepoints: int = 0
+
+
+_ids = itertools.count()
+
+
+class Database:
+    def __init__(self, backend: Backend, dialect: DialectName) -> None:
+        self.dialect: DialectName = dialect
+        self._backend = backend
+        self._open: contextvars.ContextVar[_Open | None] = contextvars.ContextVar(
+            f"latchkey_transaction_{next(_ids)}", default=None
+        )
+
+    async def connect(self) -> None:
+        await self._backend.connect()
+
+    async def disconnect(self) -> None:
+        await self._backend.close()
+
+    async def fetch_all(self, query: Query, values: Mapping[str, Any] | None = None) -> list[Row]:
+        """`values` names the parameters of a statement built once (`sa.bindparam("id")`, `:id`)."""
+        prepared = self._backend.statements.prepare(query, values)
+        open_ = self._current()
+        return await (open_.session if open_ is not None else self._backend).run(prepared)
+
+    async def fetch_one(self, query: Query, values: Mapping[str, Any] | None = None) -> Row | None:
+        rows = await self.fetch_all(query, values)
+        return rows[0] if rows else None
+
+    async def fetch_val(self, query: Query, values: Mapping[str, Any] | None = None, column: int = 0) -> Any:
+        row = await self.fetch_one(query, values)
+        return None if row is None else row[column]
+
+    async def execute(self, query: Query, values: Mapping[str, Any] | None = None) -> None:
+        await self.fetch_all(query, values)
+
+    async def insert(self, table: sa.Table, values: Mapping[str, Any]) -> None:
+        """One row into `table`: the hot paths' insert (server/db/statements.py prepare_insert)."""
+        prepared = self._backend.statements.prepare_insert(table, values)
+        open_ = self._current()
+        await (open_.session if open_ is not None else self._backend).run(prepared)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """All or nothing; inside another transaction of the same task, a savepoint."""
+        open_ = self._current()
+        if open_ is not None:
+            async with self._savepoint(open_):
+                yield
+            return
+        async with self._backend.transaction() as session:
+            token = self._open.set(_Open(session, asyncio.current_task()))
+            try:
+                yield
+            finally:
+                self._open.reset(token)
+
+    @contextlib.asynccontextmanager
+    async def _savepoint(self, open_: _Open) -> AsyncIterator[None]:
+        open_.savepoints += 1
+        name = f"latchkey_{open_.savepoints}"
+        await self.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            await self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        else:
+            await self.execute(f"RELEASE SAVEPOINT {name}")
+        finally:
+            open_.savepoints -= 1
+
+    def _current(self) -> _Open | None:
+        open_ = self._open.get()
+        if open_ is not None and open_.task is asyncio.current_task():
+            return open_
+        return None
+
+
 def open_database(url: str, *, lock_timeout: float = 15.0) -> Database:
     """`lock_timeout`: seconds a statement waits for a lock before it fails (then: unavailable)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1].split("?", 1)[0]
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # WAL lets readers run beside a writer; it is a property of the file, so set it once here.
-        with sqlite3.connect(path) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-        database = Database(url)
-        install(database, path, busy_timeout_ms=int(lock_timeout * 1000))
-        return database
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://") :]
-    lock_ms = str(max(1, int(lock_timeout * 1000)))
-    return Database(url, min_size=1, max_size=10, server_settings={"lock_timeout": lock_ms})
+        return Database(SQLite(path, lock_timeout=lock_timeout), "sqlite")
+    for prefix in ("postgres://", "postgresql+asyncpg://"):
+        if url.startswith(prefix):
+            url = "postgresql://" + url[len(prefix) :]
+    return Database(Postgres(url, lock_timeout=lock_timeout), "postgresql")
 
 
 async def close_database(database: Database) -> None:
     await database.disconnect()
-    pool: object = getattr(database._backend, "_pool", None)
-    if hasattr(pool, "close"):
-        await pool.close()

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
-from databases import Database
-from databases.interfaces import Record
 
 from server.db.clock import utcnow
+from server.db.database import Database
+from server.db.statements import Row
 from server.db.tables import embed_settings
 
 
@@ -33,7 +33,7 @@ class EmbedSettings:
         return replace(self, **changes)
 
 
-def _row(row: Record) -> EmbedSettings:
+def _row(row: Row) -> EmbedSettings:
     return EmbedSettings(
         workspace_id=row["workspace_id"],
         environment=row["environment"],

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from databases import Database
 
 from server.db import webhooks
 from server.db.clock import utcnow
+from server.db.database import Database
 from server.db.tables import auth_events
 
 
@@ -30,22 +30,24 @@ async def record_event(
     `revocation`: a deletion's outcome at the provider (server/flow/revocation.py), for the webhook.
     """
     now = utcnow()
-    insert = auth_events.insert().values(
-        workspace_id=workspace_id,
-        environment=environment,
-        integration=integration,
-        external_xref=external_xref,
-        connection_id=connection_id,
-        type=type,
-        error_code=error_code,
-        detail=(detail or "")[:500] or None,
-        created_at=now,
-    )
+    row = {
+        "workspace_id": workspace_id,
+        "environment": environment,
+        "integration": integration,
+        "external_xref": external_xref,
+        "connection_id": connection_id,
+        "type": type,
+        "error_code": error_code,
+        "detail": (detail or "")[:500] or None,
+        "created_at": now,
+    }
     if type not in webhooks.EVENT_TYPES:
-        await db.execute(insert)
+        await db.insert(auth_events, row)
         return
     async with db.transaction():
-        await db.execute(insert)  # the write first: on SQLite it takes the write lock for the whole transaction
+        await db.insert(
+            auth_events, row
+        )  # the write first: on SQLite it takes the write lock for the whole transaction
         queued = await webhooks.enqueue(
             db,
             workspace_id=workspace_id,

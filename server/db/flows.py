@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from databases import Database
+import sqlalchemy as sa
 
 from server.crypto import Sealer
 from server.db.clock import utcnow
+from server.db.database import Database
 from server.db.tables import flows
 
 
@@ -39,29 +40,33 @@ async def create_flow(
     max_age: int,
 ) -> None:
     now = utcnow()
-    await db.execute(
-        flows.insert().values(
-            nonce=nonce,
-            workspace_id=workspace_id,
-            environment=environment,
-            integration=integration,
-            pkce_verifier_enc=sealer.seal(pkce_verifier.encode(), _aad(nonce)) if pkce_verifier else None,
-            created_at=now,
-            expires_at=now + timedelta(seconds=max_age),
-        )
+    await db.insert(
+        flows,
+        {
+            "nonce": nonce,
+            "workspace_id": workspace_id,
+            "environment": environment,
+            "integration": integration,
+            "pkce_verifier_enc": sealer.seal(pkce_verifier.encode(), _aad(nonce)) if pkce_verifier else None,
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=max_age),
+        },
     )
+
+
+_CONSUME = (
+    flows.update()
+    .where(
+        flows.c.nonce == sa.bindparam("nonce"), flows.c.consumed_at.is_(None), flows.c.expires_at > sa.bindparam("now")
+    )
+    .values(consumed_at=sa.bindparam("now"))
+    .returning(flows.c.nonce, flows.c.pkce_verifier_enc)
+)
 
 
 async def consume_flow(db: Database, sealer: Sealer, nonce: str) -> ConsumedFlow | None:
     """Mark the flow used; None when it is unknown, already used or expired."""
-    now = utcnow()
-    stmt = (
-        flows.update()
-        .where(flows.c.nonce == nonce, flows.c.consumed_at.is_(None), flows.c.expires_at > now)
-        .values(consumed_at=now)
-        .returning(flows.c.nonce, flows.c.pkce_verifier_enc)
-    )
-    row = await db.fetch_one(stmt)
+    row = await db.fetch_one(_CONSUME, {"nonce": nonce, "now": utcnow()})
     if row is None:
         return None
     enc = row["pkce_verifier_enc"]

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from databases import Database
-from databases.interfaces import Record
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.crypto import random_id
 from server.db.clock import as_utc, required_utc, utcnow
+from server.db.database import Database
+from server.db.statements import Row
 from server.db.tables import dashboard_sessions, members, sign_in_failures, workspaces
 from server.errors import Conflict, InvalidRequest, NotFound
 
@@ -70,7 +70,7 @@ def _member_query() -> sa.Select[*tuple[Any, ...]]:
     ).join(workspaces, workspaces.c.id == members.c.workspace_id)
 
 
-def _member(row: Record) -> Member:
+def _member(row: Row) -> Member:
     return Member(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -160,7 +160,7 @@ async def record_failed_sign_in(
         )
     )
     key = (sign_in_failures.c.member_id == member_id) & (sign_in_failures.c.client_address == client_address)
-    insert_fn = postgresql.insert if db.url.dialect == "postgresql" else sqlite.insert
+    insert_fn = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
     row = await db.fetch_one(
         insert_fn(sign_in_failures)
         .values(member_id=member_id, client_address=client_address, failures=1, last_failed_at=now)

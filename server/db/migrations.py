@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from databases import Database
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 
 from server.db import tables
+from server.db.database import Database
 
 logger = logging.getLogger("latchkey.migrations")
 
@@ -110,7 +110,7 @@ MIGRATIONS: list[tuple[int, Callable[[Dialect], list[str]]]] = [(1, _v1), (2, _v
 
 
 def dialect_for(database: Database) -> Dialect:
-    if database.url.dialect == "postgresql":
+    if database.dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         # SQLAlchemy leaves the psycopg dialect's __init__ unannotated.

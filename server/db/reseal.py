@@ -7,11 +7,11 @@ Rotation: set the new LATCHKEY_SECRET_KEY, move the old one to LATCHKEY_OLD_SECR
 from __future__ import annotations
 
 import sqlalchemy as sa
-from databases import Database
 
 from server.crypto import Sealer
 from server.db.activations import _aad as activation_aad
 from server.db.connections import credentials_aad
+from server.db.database import Database
 from server.db.tables import activations, connections
 from server.db.webhooks import reseal_secrets as reseal_webhook_secrets
 

@@ -13,9 +13,9 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from databases import Database
 
 from server.db.clock import utcnow
+from server.db.database import Database
 from server.db.tables import widget_results
 
 RESULT_TTL = timedelta(minutes=15)

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from databases import Database
-
 from server.crypto import sha256_hex
 from server.db.clock import utcnow
+from server.db.database import Database
 from server.db.tables import sandbox_codes
 
 CODE_TTL = timedelta(minutes=5)

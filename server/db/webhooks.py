@@ -21,11 +21,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from databases import Database
-from databases.interfaces import Record
 
 from server.crypto import Sealer, random_id
 from server.db.clock import as_utc, required_utc, utcnow
+from server.db.database import Database
+from server.db.statements import Row
 from server.db.tables import webhook_deliveries, webhook_endpoints
 from server.errors import InvalidRequest, NotFound
 from server.event_types import WEBHOOK_EVENT_TYPES
@@ -128,7 +128,7 @@ def new_delivery_id() -> str:
     return f"msg_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
 
 
-def _endpoint(row: Record) -> WebhookEndpoint:
+def _endpoint(row: Row) -> WebhookEndpoint:
     return WebhookEndpoint(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -140,7 +140,7 @@ def _endpoint(row: Record) -> WebhookEndpoint:
     )
 
 
-def _delivery(row: Record) -> Delivery:
+def _delivery(row: Row) -> Delivery:
     return Delivery(
         id=row["id"],
         endpoint_id=row["endpoint_id"],

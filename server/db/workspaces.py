@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from databases import Database
-from databases.interfaces import Record
 
 from server.crypto import hash_api_key, new_api_key, random_id
 from server.db.clock import utcnow
+from server.db.database import Database
+from server.db.statements import Row
 from server.db.tables import environments, workspaces
 from server.errors import InvalidRequest, NotFound
 
@@ -51,7 +51,7 @@ class CreatedWorkspace:
     api_keys: dict[str, str]
 
 
-def _row_to_env(row: Record) -> Environment:
+def _row_to_env(row: Row) -> Environment:
     return Environment(
         workspace_id=row["workspace_id"],
         workspace_name=row["workspace_name"],
@@ -112,8 +112,12 @@ async def list_workspaces(db: Database) -> list[dict[str, str]]:
     return [{"id": str(r["id"]), "name": str(r["name"])} for r in rows]
 
 
+# Every API request resolves its key: a statement built once (server/db/statements.py).
+_BY_KEY_HASH = _env_query().where(environments.c.api_key_hash == sa.bindparam("key_hash"))
+
+
 async def environment_for_key(db: Database, api_key: str) -> Environment | None:
-    row = await db.fetch_one(_env_query().where(environments.c.api_key_hash == hash_api_key(api_key)))
+    row = await db.fetch_one(_BY_KEY_HASH, {"key_hash": hash_api_key(api_key)})
     return _row_to_env(row) if row else None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 MODES = ("popup", "redirect", "inline")
@@ -34,9 +34,12 @@ class FlowContext:
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Field by field, not dataclasses.asdict: that deep-copies recursively, and every flow start signs one.
+        data = {name: getattr(self, name) for name in _FIELDS}
         return {
-            k: (list(v) if isinstance(v, tuple) else v) for k, v in data.items() if v not in (None, (), [], {}, False)
+            k: (list(v) if isinstance(v, tuple) else dict(v) if isinstance(v, dict) else v)
+            for k, v in data.items()
+            if v not in (None, (), [], {}, False)
         }
 
     @classmethod
@@ -50,3 +53,6 @@ class FlowContext:
 
     def allows_integration(self, slug: str) -> bool:
         return not self.integrations or slug in self.integrations
+
+
+_FIELDS = tuple(f.name for f in fields(FlowContext))

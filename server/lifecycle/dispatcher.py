@@ -15,12 +15,12 @@ import logging
 import secrets
 from datetime import timedelta
 
-from databases import Database
 from standardwebhooks import Webhook
 
 from server.crypto import Sealer
 from server.db import webhooks as store
 from server.db.clock import utcnow
+from server.db.database import Database
 from server.errors import LatchkeyError
 from server.lifecycle.backoff import delivery_retry_delay
 from server.lifecycle.urls import check_webhook_url

@@ -75,11 +75,16 @@ def needs_refresh(connection: Connection, now: datetime, margin: timedelta) -> b
     return connection.expires_at is not None and connection.expires_at <= now + margin
 
 
-async def credentials_valid_now(services: Services, connection: Connection) -> tuple[Connection, dict[str, Any]]:
-    """The connection's credentials, refreshed first when the access token expires within 5 minutes."""
-    state = await _load(services, connection.id)
+async def credentials_valid_now(
+    services: Services, workspace_id: str, environment: str, connection_id: str
+) -> tuple[Connection, dict[str, Any]]:
+    """The connection's credentials, refreshed first when the access token expires within 5 minutes.
+
+    One read for the connection and its credentials: the request a host makes before each call."""
+    state = await _load(services, connection_id, (workspace_id, environment))
     if state is None:
-        raise NotFound("The connection was deleted.")
+        raise store.not_found(connection_id)
+    connection = state.connection
     now = utcnow()
     if not needs_refresh(state.connection, now, REFRESH_MARGIN) or not state.credentials.get("refresh_token"):
         return state.connection, state.credentials
@@ -109,10 +114,10 @@ def _still_valid_or(
     raise failure
 
 
-async def _load(services: Services, connection_id: str) -> RefreshState | None:
+async def _load(services: Services, connection_id: str, scope: tuple[str, str] | None = None) -> RefreshState | None:
     """The connection as the refresher sees it; credentials that no longer decrypt make it unhealthy (409)."""
     try:
-        return await store.load_refresh_state(services.db, services.sealer, connection_id)
+        return await store.load_refresh_state(services.db, services.sealer, connection_id, scope)
     except CredentialsUnreadable as exc:
         raise await _unreadable(services, exc) from exc
 

@@ -8,24 +8,24 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from databases.interfaces import Record
 
 from server.dashboard import auth, passwords
 from server.db.clock import as_utc, utcnow
+from server.db.statements import Row
 from server.db.tables import dashboard_sessions, members, sign_in_failures
 from tests.dashboard.support import PASSWORD, Member, add_member, form_token, sign_in, try_sign_in
 from tests.harness import BASE_URL, Running, Workspace, make_settings, new_workspace, running_app
 
 
-async def member_row(lk: Running, email: str = "dev@example.com") -> Record:
+async def member_row(lk: Running, email: str = "dev@example.com") -> Row:
     row = await lk.db.fetch_one(sa.select(members).where(members.c.email == email))
     assert row is not None, f"no member {email}"
     return row
 
 
-async def failures_from(lk: Running, address: str = "127.0.0.1") -> Record | None:
+async def failures_from(lk: Running, address: str = "127.0.0.1") -> Row | None:
     """This address's run of wrong passwords for the member (the test client's address by default)."""
-    row: Record | None = await lk.db.fetch_one(
+    row: Row | None = await lk.db.fetch_one(
         sa.select(sign_in_failures).where(sign_in_failures.c.client_address == address)
     )
     return row

@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from databases.interfaces import Record
 
 from server.db.clock import utcnow
+from server.db.statements import Row
 from server.db.tables import connections
 from server.settings import Settings
 from tests.harness import FAILURE_URL, SUCCESS_URL, Running, Workspace, free_port, make_settings, query_of
@@ -219,7 +219,7 @@ async def credentials(lk: Running, ws: Workspace, connection_id: str, env: str =
     return await lk.client.get(f"/api/v1/connections/{connection_id}?include=credentials", headers=ws.auth(env))
 
 
-async def connection_row(lk: Running, connection_id: str) -> Record:
+async def connection_row(lk: Running, connection_id: str) -> Row:
     row = await lk.db.fetch_one(sa.select(connections).where(connections.c.id == connection_id))
     assert row is not None, f"no connection {connection_id}"
     return row

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from databases import Database
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from server.dashboard import auth
 from server.dashboard.forms import Form
+from server.db.database import Database
 from server.db.workspaces import ENVIRONMENTS, Environment, get_environment
 from server.errors import NotFound
 from server.pages import render
