@@ -105,12 +105,14 @@ async def deactivate(db: Database, workspace_id: str, environment: str, integrat
     return found is not None
 
 
-# Every flow start reads its activation: a statement built once.
-_GET = sa.select(activations).where(
+# Every flow start and callback reads its activation: statements built once.
+_KEY = sa.and_(
     activations.c.workspace_id == sa.bindparam("workspace_id"),
     activations.c.environment == sa.bindparam("environment"),
     activations.c.integration == sa.bindparam("integration"),
 )
+_GET = sa.select(activations).where(_KEY)
+_SECRET = sa.select(activations.c.client_secret_enc).where(_KEY)
 
 
 async def get_activation(db: Database, workspace_id: str, environment: str, integration: str) -> Activation | None:
@@ -131,9 +133,12 @@ async def list_activations(db: Database, workspace_id: str, environment: str) ->
 
 async def client_secret(db: Database, sealer: Sealer, activation: Activation) -> str | None:
     row = await db.fetch_one(
-        sa.select(activations.c.client_secret_enc).where(
-            _key(activation.workspace_id, activation.environment, activation.integration)
-        )
+        _SECRET,
+        {
+            "workspace_id": activation.workspace_id,
+            "environment": activation.environment,
+            "integration": activation.integration,
+        },
     )
     if row is None or row["client_secret_enc"] is None:
         return None

@@ -173,26 +173,60 @@ async def save_connection(db: Database, sealer: Sealer, new: NewConnection) -> S
         "refresh_error": None,
         "next_refresh_at": None,
     }
-    insert_fn = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
-    stmt = insert_fn(connections).values(
-        id=new_id,
-        workspace_id=new.workspace_id,
-        environment=new.environment,
-        integration=new.integration,
-        external_xref=new.external_xref,
-        created_at=now,
-        status_changed_at=now,
+    values = {
+        "id": new_id,
+        "workspace_id": new.workspace_id,
+        "environment": new.environment,
+        "integration": new.integration,
+        "external_xref": new.external_xref,
+        "created_at": now,
+        "status_changed_at": now,
         **changing,
-    )
-    status_changed_at = sa.case((connections.c.status == "healthy", connections.c.status_changed_at), else_=now)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=["workspace_id", "environment", "integration", "external_xref"],
-        set_={**changing, "status_changed_at": status_changed_at},
-    ).returning(*_PUBLIC_COLUMNS)
-    row = await db.fetch_one(upsert)
+    }
+    upsert = _upsert(db.dialect)
+    row = await db.fetch_one(upsert, {f"v_{name}": value for name, value in values.items()})
     assert row is not None  # an upsert with RETURNING always returns the row it wrote
     connection = _row(row)
     return SavedConnection(connection=connection, created=connection.id == new_id)
+
+
+_CHANGING = (
+    "status",
+    "status_reason",
+    "scopes_requested",
+    "scopes_granted",
+    "provider_scopes",
+    "partial_grant",
+    "credentials_enc",
+    "metadata",
+    "expires_at",
+    "updated_at",
+    "authorized_at",
+    "refreshable",
+    "refresh_failures",
+    "refresh_failing_since",
+    "refresh_error",
+    "next_refresh_at",
+)
+_INSERTED = ("id", "workspace_id", "environment", "integration", "external_xref", "created_at", "status_changed_at")
+
+
+@functools.cache
+def _upsert(dialect: str) -> sa.Insert:
+    """INSERT … ON CONFLICT (the end-user's connection to this integration) DO UPDATE, built once per
+    dialect; parameters are named `v_<column>` (a parameter may not take a column's own name here)."""
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert_fn(connections).values(
+        {name: sa.bindparam(f"v_{name}", type_=connections.c[name].type) for name in (*_INSERTED, *_CHANGING)}
+    )
+    # The status changes now unless the connection was healthy already.
+    status_changed_at = sa.case(
+        (connections.c.status == "healthy", connections.c.status_changed_at), else_=stmt.excluded.status_changed_at
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["workspace_id", "environment", "integration", "external_xref"],
+        set_={**{name: stmt.excluded[name] for name in _CHANGING}, "status_changed_at": status_changed_at},
+    ).returning(*_PUBLIC_COLUMNS)
 
 
 def _scoped(workspace_id: str, environment: str) -> sa.ColumnElement[bool]:

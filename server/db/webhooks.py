@@ -235,6 +235,13 @@ async def delete_endpoint(db: Database, workspace_id: str, environment: str, end
 # ---- The outbox -------------------------------------------------------------------------------
 
 
+# Every connection event asks who subscribes: a statement built once.
+_SUBSCRIBERS = sa.select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
+    webhook_endpoints.c.workspace_id == sa.bindparam("workspace_id"),
+    webhook_endpoints.c.environment == sa.bindparam("environment"),
+)
+
+
 async def enqueue(
     db: Database,
     *,
@@ -248,27 +255,26 @@ async def enqueue(
 
     Call inside the transaction that records the event.
     """
-    rows = await db.fetch_all(
-        sa.select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(_scoped(workspace_id, environment))
-    )
+    rows = await db.fetch_all(_SUBSCRIBERS, {"workspace_id": workspace_id, "environment": environment})
     targets = [r["id"] for r in rows if event_type in json.loads(r["events"])]
     if not targets:
         return 0
     payload = json.dumps({"type": event_type, "timestamp": _iso(now), "data": data}, separators=(",", ":"))
     for endpoint_id in targets:
-        await db.execute(
-            webhook_deliveries.insert().values(
-                id=new_delivery_id(),
-                endpoint_id=endpoint_id,
-                workspace_id=workspace_id,
-                environment=environment,
-                event_type=event_type,
-                payload=payload,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+        await db.insert(
+            webhook_deliveries,
+            {
+                "id": new_delivery_id(),
+                "endpoint_id": endpoint_id,
+                "workspace_id": workspace_id,
+                "environment": environment,
+                "event_type": event_type,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
         )
     return len(targets)
 
