@@ -49,6 +49,7 @@ test-widget: widget
 
 bench: setup chromium ## print throughput ratios and sizes measured in one run
 	-@scripts/ensure-apt-package.sh wrk
+	-@scripts/ensure-postgres.sh
 	$(BIN)/python -m bench
 
 setup: $(PY_STAMP) widget

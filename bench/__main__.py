@@ -1,234 +1,184 @@
-"""`make bench`: Latchkey's endpoints as ratios to a bare Starlette endpoint, measured in one run,
-plus the widget's size and the picker's weight and first paint.
+"""`make bench`: every goal of issue 11 as a ratio measured in one run, then the widget's sizes.
 
-Both servers run under the same uvicorn settings (uvloop + httptools, one worker, no access log)
-on loopback; the load generator runs in this process and competes with them for the 2 cores, so
-compare the ratios, not the absolute numbers.
+What runs, in order (how to read the output: bench/README.md):
+
+1. SQLite — Latchkey and its same-work ceiling (bench/ceilings.py) on one database file: the
+   credentials read, the connection read and the list; the sandbox start link and two static
+   files against bare Starlette (bench/bare.py); complete flows against the lean client
+   (bench/oauth.py) at 1 and 20 browsers; a burst of concurrent flows, each its own end-user.
+2. Postgres — the same reads against an asyncpg ceiling, the burst on one process, then the burst
+   on two Latchkey processes sharing the database (skipped, and said why, when Postgres is not
+   reachable).
+3. Sizes — embed.js, the picker's weight and first paint.
+
+Settings (environment): BENCH_SECONDS (each measurement, default 2), BENCH_ROUNDS (alternating
+rounds, default 3), BENCH_DRIVERS (flow driver processes, default 2), BENCH_BURST (concurrent
+flows, default 1000), BENCH_POSTGRES_URL (an admin URL; a fresh database is made and dropped).
 """
 
 from __future__ import annotations
 
 import asyncio
-import gzip
+import contextlib
 import os
-import re
-import shutil
-import socket
-import subprocess
-import sys
+import secrets
 import tempfile
 import time
-from collections.abc import Callable
-from html import unescape
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from bench import goals, sizes, wrk
+from bench.latchkey import (
+    SLUG,
+    SUCCESS_URL,
+    Workspace,
+    cli,
+    create_workspace,
+    latchkey_env,
+    new_base_url,
+    prepare,
+    running_latchkey,
+    seed_test_connections,
+    start_links,
+    write_catalog,
+)
+from bench.postgres import DEFAULT_ADMIN_URL, fresh_database, unreachable
+from bench.report import header, note
+from bench.servers import ROOT, Server, bench_app, free_port
 
-from bench.load import run_closed_loop
-
-ROOT = Path(__file__).resolve().parent.parent
-SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
-WORKERS = int(os.environ.get("BENCH_WORKERS", "16"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited early ({url})")
-        try:
-            httpx.get(url, timeout=0.5)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"server did not start ({url})")
+STATIC_FILES = {"/embed.js": sizes.EMBED, "/static/picker.js": ROOT / "server" / "static" / "picker.js"}
+LIST_SIZE = 20  # connections in the environment the reads are measured on (the list returns them all)
+LOOP_USERS = 100  # end-users the closed loops of flows cycle through (a repeat re-authorizes)
 
 
-def start_servers(tmp: Path) -> tuple[str, str, list[subprocess.Popen[bytes]]]:
-    lk_port, bare_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{lk_port}"
-    env = {
-        **os.environ,
-        "LATCHKEY_VAR_DIR": str(tmp),
-        "LATCHKEY_BASE_URL": base,
-        "LATCHKEY_LOG_LEVEL": "WARNING",
-        "LATCHKEY_SECRET_KEY": "bench-secret-" + "x" * 40,
-        # All the load comes from one address: the limits are counted (their cost is measured) but never reached.
-        "LATCHKEY_RATE_LIMIT_PICKER": "100000000/minute",
-        "LATCHKEY_RATE_LIMIT_START": "100000000/minute",
-    }
-    latchkey = [sys.executable, "-m", "server.cli"]
-    subprocess.run([*latchkey, "seed-demo"], env=env, check=True, capture_output=True)
-    procs = [
-        subprocess.Popen([*latchkey, "serve", "--port", str(lk_port)], env=env, stderr=subprocess.DEVNULL),
-        subprocess.Popen(
-            [sys.executable, "-m", "bench.bare", "--port", str(bare_port)], cwd=ROOT, stderr=subprocess.DEVNULL
-        ),
-    ]
-    wait_up(f"{base}/healthz", procs[0])
-    wait_up(f"http://127.0.0.1:{bare_port}/", procs[1])
-    return base, f"http://127.0.0.1:{bare_port}", procs
+@dataclass(frozen=True)
+class Bench:
+    timing: goals.Timing
+    postgres_url: str
+    work: Path  # a temporary folder: databases, catalog, logs
+    secret: str
+    provider: Server
+    lean: Server
+    bare: Server
+
+    @property
+    def logs(self) -> Path:
+        return self.work / "logs"
 
 
-def start_link(base: str) -> str:
-    page = httpx.get(
-        f"{base}/picker",
-        params={
-            "workspace": "ws_demo",
-            "env": "sandbox",
-            "external_xref": "bench",
-            "mode": "redirect",
-            "success_url": "http://localhost:8001/",
-        },
+def timing_from_env() -> goals.Timing:
+    return goals.Timing(
+        seconds=max(1, round(float(os.environ.get("BENCH_SECONDS", "2")))),
+        rounds=max(1, int(os.environ.get("BENCH_ROUNDS", "3"))),
+        drivers=max(1, int(os.environ.get("BENCH_DRIVERS", "2"))),
+        burst=max(1, int(os.environ.get("BENCH_BURST", "1000"))),
     )
-    page.raise_for_status()
-    href = re.search(r'href="(/auth/sandbox/start\?ctx=[^"]+)"', page.text)
-    assert href, "the demo picker lists no sandbox integration"
-    return unescape(href.group(1))
 
 
-async def throughput(base: str, bare: str, link: str) -> dict[str, float]:
-    def client(base_url: str) -> Callable[[], httpx.AsyncClient]:
-        return lambda: httpx.AsyncClient(
-            base_url=base_url, timeout=10, limits=httpx.Limits(max_keepalive_connections=1)
-        )
+def workspace_for(bench: Bench, name: str, database_url: str) -> tuple[dict[str, str], Workspace]:
+    env = latchkey_env(
+        var_dir=bench.work / name,
+        database_url=database_url,
+        base_url=new_base_url(),
+        secret=bench.secret,
+        catalog_dir=bench.work / "catalog",
+    )
+    return env, create_workspace(env)
 
-    async def bare_one(c: httpx.AsyncClient) -> None:
-        r = await c.get("/")
-        assert r.status_code == 200
 
-    async def start_one(c: httpx.AsyncClient) -> None:
-        r = await c.get(link)
-        assert r.status_code == 302
+def ceiling(bench: Bench, name: str, database_url: str) -> contextlib.AbstractContextManager[Server]:
+    return bench_app(
+        name,
+        "bench.ceilings",
+        "--database-url",
+        database_url,
+        logs=bench.logs,
+        env={"LATCHKEY_SECRET_KEY": bench.secret},
+    )
 
-    async def flow_one(c: httpx.AsyncClient) -> None:
-        started = await c.get(link)
-        assert started.status_code == 302
-        consent = await c.get(started.headers["location"])
-        match = re.search(r'name="request" value="([^"]+)"', consent.text)
-        assert match is not None
-        token = match.group(1)
-        decided = await c.post("/sandbox/oauth/decide", data={"request": unescape(token), "decision": "approve"})
-        done = await c.get(decided.headers["location"])
-        assert done.status_code == 302 and "connection_id=" in done.headers["location"], done.text[:200]
 
-    results = {}
-    for name, url, one in (
-        ("bare", bare, bare_one),
-        ("start", base, start_one),
-        ("flow", base, flow_one),
-        ("bare (again)", bare, bare_one),
+def on_sqlite(bench: Bench) -> None:
+    database_url = f"sqlite:///{bench.work / 'sqlite' / 'latchkey.db'}"
+    env, ws = workspace_for(bench, "sqlite", database_url)
+    cli(env, "seed-demo")  # the picker whose weight `sizes` reports
+    with (
+        running_latchkey("latchkey-sqlite", env, logs=bench.logs) as lk,
+        ceiling(bench, "ceiling-sqlite", database_url) as same_work,
     ):
-        rate, ok, failed = await run_closed_loop(client(url), one, workers=WORKERS, seconds=SECONDS)
-        results[name] = rate
-        print(f"  {name:<14} {rate:9.1f} /s   ({ok} ok, {failed} failed, {WORKERS} workers, {SECONDS:g} s)", flush=True)
-    return results
+        asyncio.run(prepare(lk.url, ws))
+        connection_ids = asyncio.run(seed_test_connections(lk.url, ws, LIST_SIZE))
+        header("SQLite: Latchkey against its same-work ceiling (one sqlite3 connection, hand-written SQL)")
+        goals.reads(lk.url, same_work.url, ws, connection_ids[0], bench.timing)
+        header("SQLite: against bare Starlette (bare serves the static files' bytes from memory)")
+        [link] = asyncio.run(start_links(lk.url, ws.id, "sandbox", "sandbox", ["bench"]))
+        goals.start(lk.url, bench.bare.url, link.removeprefix(lk.url), bench.timing)
+        goals.static(lk.url, bench.bare.url, [p for p, f in STATIC_FILES.items() if f.exists()], bench.timing)
+        header("SQLite: complete flows (fresh browser each) against the lean client, zero-work provider")
+        users = [f"loop-{i:03d}" for i in range(LOOP_USERS)]
+        goals.flows(asyncio.run(start_links(lk.url, ws.id, "production", SLUG, users)), bench.lean.url, bench.timing)
+        goals.burst(f"{bench.timing.burst:,} concurrent flows, SQLite", lk.url, ws, bench.timing, tag="sqlite")
+        print("\nSizes:", flush=True)
+        sizes.widget_size()
+        sizes.picker_weight(lk.url)
 
 
-def wrk_ratio(base: str, bare: str, link: str) -> None:
-    if not shutil.which("wrk"):
-        print("  (wrk not installed: `apt-get install wrk` adds a second load generator)")
+def on_postgres(bench: Bench) -> None:
+    reason = unreachable(bench.postgres_url)
+    if reason:
+        print(f"\nPostgres: skipped, {reason} (set BENCH_POSTGRES_URL, or `make postgres`)", flush=True)
         return
-    rates = {}
-    for name, url in (("bare", f"{bare}/"), ("start", f"{base}{link}")):
-        out = subprocess.run(
-            ["wrk", "-t1", "-c16", f"-d{int(SECONDS)}s", url], check=False, capture_output=True, text=True
-        ).stdout
-        match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-        rates[name] = float(match.group(1)) if match else 0.0
-    print(
-        f"  wrk: bare {rates['bare']:.0f}/s, start {rates['start']:.0f}/s  → start/bare = {rates['start'] / rates['bare']:.3f}"
-    )
-
-
-def widget_size() -> None:
-    embed = ROOT / "widget" / "packages" / "core" / "dist" / "embed.js"
-    if not embed.exists():
-        print("  embed.js not built (make widget)")
-        return
-    raw = embed.read_bytes()
-    print(f"  embed.js: {len(raw)} bytes minified, {len(gzip.compress(raw, 9))} bytes min+gz (budget 3072)")
-
-
-def picker_weight(base: str) -> None:
-    url = f"{base}/picker?workspace=ws_demo&env=sandbox&external_xref=bench&mode=redirect"
-    with httpx.Client(base_url=base) as c:
-        html = c.get(url).content
-        assets = re.findall(rb'(?:src|href)="(/(?:static|logos)/[^"]+)"', html)
-        total = len(html)
-        total_gz = len(gzip.compress(html))
-        for asset in sorted(set(assets)):
-            body = c.get(asset.decode()).content
-            total += len(body)
-            total_gz += len(gzip.compress(body))
-    print(
-        f"  picker page: {len(html)} bytes HTML; with its {len(set(assets))} assets {total} bytes ({total_gz} bytes gzipped)"
-    )
-    first_paint(url)
-
-
-def first_paint(url: str) -> None:
-    chromium = shutil.which("chromium")
-    if not chromium:
-        print("  first paint: chromium not installed (make chromium)")
-        return
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        times = []
-        for _ in range(5):
-            page = browser.new_page()
-            page.goto(url, wait_until="load")
-            # Paint entries arrive after the first frame: wait for them (buffered), at most 3 s.
-            fp = page.evaluate("""() => new Promise((resolve) => {
-                new PerformanceObserver((list) => {
-                    const fcp = list.getEntries().find((e) => e.name === 'first-contentful-paint');
-                    if (fcp) resolve(fcp.startTime);
-                }).observe({type: 'paint', buffered: true});
-                setTimeout(() => resolve(null), 3000);
-            })""")
-            if fp:
-                times.append(fp)
-            page.close()
-        browser.close()
-    if times:
-        times.sort()
-        print(
-            f"  picker first contentful paint in Chromium: median {times[len(times) // 2]:.0f} ms over {len(times)} loads"
-        )
+    with fresh_database(bench.postgres_url) as database_url:
+        env, ws = workspace_for(bench, "postgres", database_url)
+        with (
+            running_latchkey("latchkey-pg", env, logs=bench.logs) as lk,
+            ceiling(bench, "ceiling-pg", database_url) as same_work,
+        ):
+            asyncio.run(prepare(lk.url, ws))
+            connection_ids = asyncio.run(seed_test_connections(lk.url, ws, LIST_SIZE))
+            header(
+                f"Postgres ({database_url.rsplit('/', 1)[1]}): against the same-work ceiling (one asyncpg connection)"
+            )
+            goals.reads(lk.url, same_work.url, ws, connection_ids[0], bench.timing)
+            burst = f"{bench.timing.burst:,} concurrent flows, Postgres"
+            goals.burst(burst, lk.url, ws, bench.timing, tag="pg")
+            with running_latchkey("latchkey-pg-2", env, logs=bench.logs, port=free_port()) as second:
+                goals.burst(f"{burst}, 2 processes", lk.url, ws, bench.timing, tag="pg2", spread=[lk.url, second.url])
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        base, bare, procs = start_servers(Path(tmp))
-        try:
-            link = start_link(base)
-            print("Throughput (closed loop, httpx client in this process):")
-            rates = asyncio.run(throughput(base, bare, link))
-            baseline = (rates["bare"] + rates["bare (again)"]) / 2
-            print(f"  → start / bare           = {rates['start'] / baseline:.3f}")
-            print(
-                f"  → full flow / bare       = {rates['flow'] / baseline:.3f}   (one flow = 4 requests: start, consent, decide, callback + token exchange)"
-            )
-            wrk_ratio(base, bare, link)
-            print("Sizes:")
-            widget_size()
-            picker_weight(base)
-        finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                proc.wait(timeout=10)
+    began = time.perf_counter()
+    timing = timing_from_env()
+    if not wrk.available():
+        raise SystemExit("wrk is not installed: `make bench` installs it (scripts/ensure-apt-package.sh wrk)")
+    print(
+        f"Latchkey bench: medians of {timing.rounds} alternating rounds of {timing.seconds} s; requests by"
+        f" wrk -t1 -c16, flows by {timing.drivers} driver processes; {os.cpu_count()} cores. Reading it: bench/README.md",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="latchkey-bench-") as folder, contextlib.ExitStack() as stack:
+        work = Path(folder)
+        logs = work / "logs"
+        provider = stack.enter_context(bench_app("provider", "bench.oauth", "provider", logs=logs))
+        write_catalog(work / "catalog", provider.url)
+        lean_args = ("lean", "--provider", provider.url, "--success-url", SUCCESS_URL)
+        lean = stack.enter_context(bench_app("lean", "bench.oauth", *lean_args, logs=logs))
+        files = [f"--file={path}={file}" for path, file in STATIC_FILES.items() if file.exists()]
+        bare = stack.enter_context(bench_app("bare", "bench.bare", *files, logs=logs))
+        bench = Bench(
+            timing=timing,
+            postgres_url=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
+            work=work,
+            secret=secrets.token_urlsafe(48),
+            provider=provider,
+            lean=lean,
+            bare=bare,
+        )
+        on_sqlite(bench)
+        on_postgres(bench)
+    minutes, seconds = divmod(time.perf_counter() - began, 60)
+    note_line = f"whole run: {int(minutes)} min {seconds:.0f} s"
+    print()
+    note(note_line)
 
 
 if __name__ == "__main__":

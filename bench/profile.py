@@ -1,0 +1,120 @@
+"""Where one read endpoint's time goes: pyinstrument over N in-process requests.
+
+The app is Latchkey's own (`create_app`), called as ASGI directly — no HTTP server, no client —
+so the profile holds the request's work alone: authentication, the queries, the crypto, the JSON.
+Requests run one after another, so awaited time (a query's thread hop, a lock) is charged to the
+line that awaited it.
+
+    python -m bench.profile [--endpoint credentials|get|list] [--requests 2000] [--postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from pyinstrument import Profiler
+from starlette.applications import Starlette
+from starlette.types import Message, Scope
+
+from bench.latchkey import bearer, create_workspace, latchkey_env, seed_test_connections
+from bench.postgres import DEFAULT_ADMIN_URL, fresh_database
+from server.app import create_app
+from server.settings import Settings
+
+BASE_URL = "http://127.0.0.1:8000"
+
+
+async def call(app: Starlette, path: str, query: str, key: str) -> int:
+    """One GET straight into the ASGI app; returns the status."""
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"authorization", f"Bearer {key}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    status = 0
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def profile(env: dict[str, str], endpoint: str, requests: int) -> str:
+    ws = create_workspace(env)
+    app = create_app(Settings.from_env(env))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        [connection_id, *_] = await seed_test_connections(BASE_URL, ws, 20, transport=transport)
+        path, query = {
+            "credentials": (f"/api/v1/connections/{connection_id}", "include=credentials"),
+            "get": (f"/api/v1/connections/{connection_id}", ""),
+            "list": ("/api/v1/connections", ""),
+        }[endpoint]
+        for _ in range(50):  # warm: compiled statements, opened connections
+            await call(app, path, query, ws.sandbox_key)
+        profiler = Profiler(interval=0.0002, async_mode="enabled")
+        profiler.start()
+        statuses = [await call(app, path, query, ws.sandbox_key) for _ in range(requests)]
+        profiler.stop()
+    if set(statuses) != {200}:
+        raise SystemExit(f"unexpected statuses: {sorted(set(statuses))} (key {bearer(ws.sandbox_key)})")
+    return profiler.output_text(unicode=True, color=False, show_all=False)
+
+
+@contextlib.contextmanager
+def database(use_postgres: bool, folder: Path) -> Iterator[str]:
+    if use_postgres:
+        with fresh_database(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL)) as url:
+            yield url
+    else:
+        yield f"sqlite:///{folder / 'latchkey.db'}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile")
+    parser.add_argument("--endpoint", choices=["credentials", "get", "list"], default="credentials")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--postgres", action="store_true", help="a fresh database at BENCH_POSTGRES_URL")
+    parser.add_argument("--lines", type=int, default=70, help="lines of the profile to print")
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="latchkey-profile-") as folder,
+        database(args.postgres, Path(folder)) as url,
+    ):
+        env = latchkey_env(
+            var_dir=Path(folder),
+            database_url=url,
+            base_url=BASE_URL,
+            secret=secrets.token_urlsafe(48),
+            catalog_dir=Path(folder),
+        )
+        env["LATCHKEY_BACKGROUND_TASKS"] = "off"
+        text = asyncio.run(profile(env, args.endpoint, args.requests))
+    print("\n".join(text.splitlines()[: args.lines]))
+
+
+if __name__ == "__main__":
+    main()
