@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Route
 
 from server.addresses import guarded_transport
 from server.api.routes import routes as api_routes
@@ -22,12 +21,7 @@ from server.db.migrations import migrate
 from server.error_responses import EXCEPTION_HANDLERS
 from server.http import OutboundHTTP
 from server.lifecycle.tasks import BackgroundTasks
-from server.middleware import (
-    AccessLogMiddleware,
-    BodySizeLimitMiddleware,
-    SecurityHeadersMiddleware,
-    TextInputMiddleware,
-)
+from server.middleware import EdgeMiddleware
 from server.pages import make_templates
 from server.ratelimit import RateLimiter
 from server.routes import auth, picker, sandbox, static, widget
@@ -82,12 +76,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await close_database(database)
 
     routes = [
+        *api_routes,  # first: the requests hosts make most
+        # Next: the router tries each route in turn, and these are the requests every page makes.
+        Route("/embed.js", widget.EmbedScript(settings.widget_dist / "embed.js"), methods=["GET"]),
+        Route("/static/{path:path}", static.StaticFolder(settings.static_dir), methods=["GET"], name="static"),
+        Route("/logos/{slug}.svg", static.Logos(catalog), methods=["GET"]),
         Route("/", static.home, methods=["GET"]),
         Route("/healthz", static.healthz, methods=["GET"]),
-        Route("/embed.js", widget.embed_js, methods=["GET"]),
         Route("/widget/result", widget.result_channel, methods=["GET"]),
         Route("/picker", picker.picker, methods=["GET"]),
-        Route("/logos/{slug}.svg", static.logo, methods=["GET"]),
         Route("/auth/result", auth.show_result, methods=["GET"], name="auth_result"),
         Route("/auth/{integration}/start", auth.start, methods=["GET"]),
         Route("/auth/{integration}/callback", auth.callback, methods=["GET", "POST"]),
@@ -97,18 +94,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/sandbox/oauth/token", sandbox.token, methods=["POST"]),
         Route("/sandbox/oauth/revoke", sandbox.revoke, methods=["POST"]),
         Route("/sandbox/.well-known/oauth-authorization-server", sandbox.metadata, methods=["GET"]),
-        *api_routes,
         *dashboard_routes,
-        Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[
-            Middleware(AccessLogMiddleware),
-            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(SecurityHeadersMiddleware),
-            Middleware(TextInputMiddleware),
-        ],
+        middleware=[Middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

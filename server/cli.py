@@ -364,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
+        logging.getLogger().setLevel(settings.log_level.upper())  # LATCHKEY_LOG_LEVEL: the access log is INFO
         command: Callable[[argparse.Namespace, Settings], int] = args.func  # set by build_parser
         return command(args, settings)
     except (ConfigurationError, LatchkeyError, ValueError) as exc:

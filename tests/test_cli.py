@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,3 +237,23 @@ def test_workspace_create_refuses_allowlist_entries_the_api_would_refuse(
 ) -> None:
     code, out, _ = run(capsys, "workspace", "create", "--name", "Acme", flag, value)
     assert code == 2 and "lk_" not in out
+
+
+@pytest.fixture
+def root_level() -> Iterator[None]:
+    """The root logger's level as it was before the test."""
+    level = logging.getLogger().level
+    yield
+    logging.getLogger().setLevel(level)
+
+
+@pytest.mark.usefixtures("root_level")
+def test_latchkey_log_level_sets_the_level_the_access_log_is_written_at(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LATCHKEY_LOG_LEVEL", "WARNING")
+    assert run(capsys, "workspace", "list")[0] == 0
+    assert not logging.getLogger("latchkey.access").isEnabledFor(logging.INFO)
+    monkeypatch.setenv("LATCHKEY_LOG_LEVEL", "INFO")
+    assert run(capsys, "workspace", "list")[0] == 0
+    assert logging.getLogger("latchkey.access").isEnabledFor(logging.INFO)

@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "pages": 6,
     "error_responses": 6,
     "middleware": 6,
+    "assets": 6,
     "throttle": 6,
     "routes": 7,
     "api": 7,

@@ -1,14 +1,19 @@
-"""Access log without query strings or secrets; request size limit; default security headers."""
+"""The one edge layer (server/middleware.py): access log without query strings or secrets; request
+size limit; default security headers. The text rule it applies is pinned where each input enters
+(tests/api/test_api_validation.py, tests/routes/test_credentials_form.py)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import sqlalchemy as sa
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.db.tables import activations
+from server.middleware import EdgeMiddleware
 from tests.harness import Running, Workspace
 from tests.routes.test_sandbox_flow import run_to_consent
 
@@ -56,3 +61,54 @@ async def test_html_pages_carry_a_strict_csp_and_no_referrer(lk: Running) -> Non
     csp = answer.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert answer.headers["referrer-policy"] == "no-referrer" and answer.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_refused_requests_are_logged_with_their_status(
+    lk: Running, workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="latchkey.access")
+    big = "x" * (lk.services.settings.max_body_bytes + 1)
+    await lk.client.post("/api/v1/connections", headers=workspace.auth(), content=big)
+    await lk.client.get("/api/v1/connections?external_xref=u%00", headers=workspace.auth())
+    lines = [r.getMessage() for r in caplog.records if r.name == "latchkey.access"]
+    assert [line.rsplit(" ", 1)[0] for line in lines] == ["POST /api/v1/connections 413", "GET /api/v1/connections 400"]
+
+
+async def test_a_form_over_the_limit_is_refused_while_it_is_read_for_the_text_rule(lk: Running) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            yield b"field=" + b"x" * 1024 + b"&"
+
+    answer = await lk.client.post(
+        "/auth/bamboohr/credentials",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        content=chunks(),
+    )
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
+
+
+def answering(headers: list[tuple[bytes, bytes]]) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"<p>hello</p>"})
+
+    return app
+
+
+async def test_an_html_page_without_a_csp_of_its_own_gets_a_strict_one() -> None:
+    app = EdgeMiddleware(answering([(b"content-type", b"text/html; charset=utf-8")]), max_body_bytes=1024)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://latchkey.test") as client:
+        answer = await client.get("/")
+    assert answer.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert answer.headers["x-content-type-options"] == "nosniff" and answer.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_a_response_keeps_its_own_security_headers_and_the_list_it_sends_again() -> None:
+    own = [(b"content-type", b"image/svg+xml"), (b"referrer-policy", b"same-origin")]
+    sent_before = list(own)
+    app = EdgeMiddleware(answering(own), max_body_bytes=1024)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://latchkey.test") as client:
+        answer = await client.get("/")
+    assert answer.headers["referrer-policy"] == "same-origin" and answer.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in answer.headers  # not an HTML page
+    assert own == sent_before  # a response built once (server/assets.py) sends the same list every time

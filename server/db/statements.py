@@ -67,13 +67,14 @@ class Shape:
     columns: Mapping[str, int]
     readers: tuple[Processor, ...]
     is_read: bool
+    processed: bool  # any reader at all: rows without one are taken as the driver gave them
 
     def rows(self, raw: Sequence[Sequence[Any]], names: Callable[[], Sequence[str]]) -> list[Row]:
         """`names`: the driver's column names, for SQL text (which SQLAlchemy knows no columns of)."""
         readers, columns = self.readers, self.columns
         if not columns:
             columns = {name: i for i, name in reversed(list(enumerate(names())))}
-        if not any(readers):
+        if not self.processed:
             return [Row(columns, tuple(r)) for r in raw]
         return [
             Row(columns, tuple(v if f is None or v is None else f(v) for f, v in zip(readers, r, strict=True)))
@@ -181,5 +182,6 @@ class Statements:
             binders=binders,
             columns=columns,
             readers=tuple(readers),
+            processed=any(readers),
             is_read=sql.lstrip()[:6].upper() == "SELECT",
         )

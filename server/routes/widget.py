@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
+from server.assets import RECHECK_SECONDS, FileAsset, send_asset
 from server.crypto import sha256_hex
 from server.db import results as result_store
 from server.error_responses import json_error
@@ -16,27 +18,31 @@ from server.services import services_of
 _CHANNEL = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 
 
-async def embed_js(request: Request) -> Response:
-    settings = services_of(request).settings
-    path = settings.widget_dist / "embed.js"
-    if not path.is_file():
-        return Response(
-            "/* Latchkey: the embed script is not built. Run `make widget` (npm install && npm run build in widget/). */\n",
-            status_code=503,
-            media_type="application/javascript",
-        )
-    body = path.read_bytes()
-    etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-    headers = {
-        "ETag": etag,
-        "Cache-Control": "public, max-age=300",
-        "Access-Control-Allow-Origin": "*",
-        "Cross-Origin-Resource-Policy": "cross-origin",
-        "X-Content-Type-Options": "nosniff",
-    }
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/javascript", headers=headers)
+class EmbedScript:
+    """/embed.js from memory (server/assets.py); a rebuild under `make run` is served within a second."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = FileAsset(path, "application/javascript", _EMBED_HEADERS, recheck_after=RECHECK_SECONDS)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        asset = self.file.current()
+        if asset is None:
+            await _NOT_BUILT(scope, receive, send)
+            return
+        await send_asset(asset, scope, send)
+
+
+_EMBED_HEADERS = [
+    (b"cache-control", b"public, max-age=300"),
+    (b"access-control-allow-origin", b"*"),
+    (b"cross-origin-resource-policy", b"cross-origin"),
+    (b"x-content-type-options", b"nosniff"),
+]
+_NOT_BUILT = Response(
+    "/* Latchkey: the embed script is not built. Run `make widget` (npm install && npm run build in widget/). */\n",
+    status_code=503,
+    media_type="application/javascript",
+)
 
 
 async def result_channel(request: Request) -> Response:

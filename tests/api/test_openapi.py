@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from server.api.routes import routes
 from server.catalog.scopes import UNIFIED_SCOPES
@@ -17,13 +17,16 @@ SPEC_PATH = "/api/v1/openapi.json"  # the document itself is not one of its oper
 
 def api_operations() -> set[tuple[str, str]]:
     operations = set()
-    for route in routes:
-        assert isinstance(route, Route)
-        if route.path == SPEC_PATH:
-            continue
-        for method in route.methods or ():
-            if method != "HEAD":
-                operations.add((route.path, method.lower()))
+    for mount in routes:
+        assert isinstance(mount, Mount)
+        for route in mount.routes:
+            assert isinstance(route, Route)
+            path = mount.path + route.path
+            if path == SPEC_PATH:
+                continue
+            for method in route.methods or ():
+                if method != "HEAD":
+                    operations.add((path, method.lower()))
     return operations
 
 
