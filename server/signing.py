@@ -5,6 +5,7 @@ Each kind has its own salt, so a token of one kind never verifies as another.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,11 @@ SALT_SESSION = "latchkey.connect-session.v1"
 SALT_RESULT = "latchkey.result.v1"
 
 
+@functools.cache
+def _serializer(secret: str, old_secrets: tuple[str, ...], salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer([*reversed(old_secrets), secret], salt=salt)
+
+
 @dataclass(frozen=True)
 class Signer:
     secret: str
@@ -25,8 +31,9 @@ class Signer:
 
     def _serializer(self, salt: str) -> URLSafeTimedSerializer:
         # itsdangerous signs with the last key and verifies with any: links made before a key
-        # rotation keep working until they expire.
-        return URLSafeTimedSerializer([*reversed(self.old_secrets), self.secret], salt=salt)
+        # rotation keep working until they expire. One serializer per salt, built once (every flow
+        # start verifies one token and signs another).
+        return _serializer(self.secret, self.old_secrets, salt)
 
     def sign(self, salt: str, payload: Any) -> str:
         return self._serializer(salt).dumps(payload)

@@ -145,7 +145,10 @@ class SQLite:
     async def writing(self) -> AsyncIterator[None]:
         """The writer connection for one task; waiting longer than the lock timeout is a locked database."""
         try:
-            await asyncio.wait_for(self._write_lock.acquire(), self._lock_timeout)
+            if self._write_lock.locked():  # else acquiring is immediate: no timer, no task
+                await asyncio.wait_for(self._write_lock.acquire(), self._lock_timeout)
+            else:
+                await self._write_lock.acquire()
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked: the writer was busy past the lock timeout") from None
         try:

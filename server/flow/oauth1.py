@@ -36,8 +36,7 @@ from server.flow.steps import (
     active,
     client_credentials,
     consume_once,
-    create_flow_row,
-    record_started,
+    open_flow,
     requested_scopes,
     settle,
 )
@@ -228,10 +227,7 @@ async def begin(
     # Only now, with a request token in hand, is the flow row written: a provider that refuses
     # leaves nothing behind. The row seals the request token and its secret (the `pkce_verifier`
     # column is encrypted and bound to the nonce).
-    await create_flow_row(
-        services, ctx, integration, nonce, secret=json.dumps({"t": temporary.token, "s": temporary.secret})
-    )
-    await record_started(services, ctx, integration)
+    await open_flow(services, ctx, integration, nonce, secret=json.dumps({"t": temporary.token, "s": temporary.secret}))
     return authorization_url(spec, oauth_token=temporary.token, provider_scopes=provider_scopes)
 
 

@@ -22,8 +22,7 @@ from server.flow.steps import (
     active,
     client_credentials,
     consume_once,
-    create_flow_row,
-    record_started,
+    open_flow,
     requested_scopes,
     settle,
 )
@@ -79,7 +78,7 @@ async def begin(
     verifier = pkce.new_verifier() if use_pkce else None
     nonce = secrets.token_urlsafe(24)
     provider_scopes = provider_scopes_for(integration, scopes)
-    await create_flow_row(services, ctx, integration, nonce, secret=verifier)
+    await open_flow(services, ctx, integration, nonce, secret=verifier)
     state = SignedState(
         nonce=nonce,
         integration=integration.slug,
@@ -98,7 +97,6 @@ async def begin(
         code_challenge=pkce.s256_challenge(verifier) if verifier else None,
         provider_scopes=provider_scopes,
     )
-    await record_started(services, ctx, integration)
     return url
 
 

@@ -92,6 +92,15 @@ async def create_flow_row(
     )
 
 
+async def open_flow(
+    services: Services, ctx: FlowContext, integration: Integration, nonce: str, *, secret: str | None
+) -> None:
+    """The flow row and its `auth.started` event, in one transaction (one commit per start)."""
+    async with services.db.transaction():
+        await create_flow_row(services, ctx, integration, nonce, secret=secret)
+        await record_started(services, ctx, integration)
+
+
 async def record_started(services: Services, ctx: FlowContext, integration: Integration) -> None:
     await events.record_event(
         services.db,
