@@ -45,24 +45,27 @@ class Sealer:
 
     def __init__(self, secret: str, old_secrets: tuple[str, ...] = ()) -> None:
         self._current = derive_key(secret, "encryption-at-rest")
+        self._current_id = _key_id(self._current)
         self._keys = {
             _key_id(k): k for k in [self._current, *(derive_key(s, "encryption-at-rest") for s in old_secrets)]
         }
+        # One cipher object per key, made once: its key schedule is the costly part of a short seal.
+        self._ciphers = {kid: AESGCM(key) for kid, key in self._keys.items()}
 
     def seal(self, plaintext: bytes, aad: str) -> str:
         nonce = os.urandom(12)
-        ct = AESGCM(self._current).encrypt(nonce, plaintext, aad.encode())
+        ct = self._ciphers[self._current_id].encrypt(nonce, plaintext, aad.encode())
         blob = base64.urlsafe_b64encode(nonce + ct).decode().rstrip("=")
-        return f"{_PREFIX}.{_key_id(self._current)}.{blob}"
+        return f"{_PREFIX}.{self._current_id}.{blob}"
 
     def open(self, token: str, aad: str) -> bytes:
         try:
             prefix, kid, blob = token.split(".", 2)
-            key = self._keys[kid]
+            cipher = self._ciphers[kid]
             raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
             if prefix != _PREFIX:
                 raise ValueError(prefix)
-            return AESGCM(key).decrypt(raw[:12], raw[12:], aad.encode())
+            return cipher.decrypt(raw[:12], raw[12:], aad.encode())
         except (ValueError, KeyError, InvalidTag) as exc:
             raise UnreadableSecret() from exc
 
@@ -73,7 +76,7 @@ class Sealer:
         return json.loads(self.open(token, aad))
 
     def needs_reseal(self, token: str) -> bool:
-        return token.split(".", 2)[1] != _key_id(self._current)
+        return token.split(".", 2)[1] != self._current_id
 
 
 def new_api_key(environment: str) -> str:

@@ -62,5 +62,7 @@ def render_url(template: str, values: dict[str, str]) -> str:
 def with_params(url: str, params: dict[str, str]) -> str:
     """`url` with `params` added to its query (the ones it already has are kept, first)."""
     parts = urlsplit(url)
+    if "?" not in url and "#" not in url:  # the common case: nothing to keep, nothing to parse
+        return f"{url}?{urlencode(params)}"
     query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))

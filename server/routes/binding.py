@@ -7,6 +7,7 @@ HttpOnly, SameSite=Lax, and `__Host-` prefixed (Secure, Path=/) when served over
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from starlette.requests import Request
@@ -30,13 +31,16 @@ def ensure_browser_secret(request: Request, settings: Settings) -> tuple[str, bo
 
 
 def set_binding_cookie(response: Response, settings: Settings, value: str) -> None:
-    response.set_cookie(
-        cookie_name(settings),
-        value,
-        # No longer than the longest-lived record it binds: a connect session (flows live less).
-        max_age=max(settings.connect_session_max_age, settings.state_max_age),
-        path="/",
-        secure=settings.secure_cookies,
-        httponly=True,
-        samesite="lax",
-    )
+    """The header written directly (Starlette's set_cookie goes through http.cookies, a tenth of a
+    flow start); `value` is URL-safe base64 (secrets.token_urlsafe), which needs no quoting."""
+    if not _URL_SAFE.fullmatch(value):
+        raise ValueError("a binding secret is URL-safe base64")
+    # No longer than the longest-lived record it binds: a connect session (flows live less).
+    max_age = max(settings.connect_session_max_age, settings.state_max_age)
+    attributes = [f"{cookie_name(settings)}={value}", "HttpOnly", f"Max-Age={max_age}", "Path=/", "SameSite=lax"]
+    if settings.secure_cookies:
+        attributes.append("Secure")
+    response.headers.append("set-cookie", "; ".join(attributes))
+
+
+_URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
