@@ -183,41 +183,21 @@ async def save_connection(db: Database, sealer: Sealer, new: NewConnection) -> S
         "status_changed_at": now,
         **changing,
     }
-    upsert = _upsert(db.dialect)
+    upsert = _upsert(db.dialect, tuple(values), tuple(changing))
     row = await db.fetch_one(upsert, {f"v_{name}": value for name, value in values.items()})
     assert row is not None  # an upsert with RETURNING always returns the row it wrote
     connection = _row(row)
     return SavedConnection(connection=connection, created=connection.id == new_id)
 
 
-_CHANGING = (
-    "status",
-    "status_reason",
-    "scopes_requested",
-    "scopes_granted",
-    "provider_scopes",
-    "partial_grant",
-    "credentials_enc",
-    "metadata",
-    "expires_at",
-    "updated_at",
-    "authorized_at",
-    "refreshable",
-    "refresh_failures",
-    "refresh_failing_since",
-    "refresh_error",
-    "next_refresh_at",
-)
-_INSERTED = ("id", "workspace_id", "environment", "integration", "external_xref", "created_at", "status_changed_at")
-
-
 @functools.cache
-def _upsert(dialect: str) -> sa.Insert:
-    """INSERT … ON CONFLICT (the end-user's connection to this integration) DO UPDATE, built once per
-    dialect; parameters are named `v_<column>` (a parameter may not take a column's own name here)."""
+def _upsert(dialect: str, columns: tuple[str, ...], changing: tuple[str, ...]) -> sa.Insert:
+    """INSERT … ON CONFLICT (the end-user's connection to this integration) DO UPDATE SET `changing`,
+    built once per dialect; parameters are named `v_<column>` (a parameter may not take a column's
+    own name here)."""
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert_fn(connections).values(
-        {name: sa.bindparam(f"v_{name}", type_=connections.c[name].type) for name in (*_INSERTED, *_CHANGING)}
+        {name: sa.bindparam(f"v_{name}", type_=connections.c[name].type) for name in columns}
     )
     # The status changes now unless the connection was healthy already.
     status_changed_at = sa.case(
@@ -225,7 +205,7 @@ def _upsert(dialect: str) -> sa.Insert:
     )
     return stmt.on_conflict_do_update(
         index_elements=["workspace_id", "environment", "integration", "external_xref"],
-        set_={**{name: stmt.excluded[name] for name in _CHANGING}, "status_changed_at": status_changed_at},
+        set_={**{name: stmt.excluded[name] for name in changing}, "status_changed_at": status_changed_at},
     ).returning(*_PUBLIC_COLUMNS)
 
 

@@ -108,9 +108,7 @@ class Database:
 
     async def fetch_all(self, query: Query, values: Mapping[str, Any] | None = None) -> list[Row]:
         """`values` names the parameters of a statement built once (`sa.bindparam("id")`, `:id`)."""
-        prepared = self._backend.statements.prepare(query, values)
-        open_ = self._current()
-        return await (open_.session if open_ is not None else self._backend).run(prepared)
+        return await self._run(self._backend.statements.prepare(query, values))
 
     async def fetch_one(self, query: Query, values: Mapping[str, Any] | None = None) -> Row | None:
         rows = await self.fetch_all(query, values)
@@ -125,9 +123,7 @@ class Database:
 
     async def insert(self, table: sa.Table, values: Mapping[str, Any]) -> None:
         """One row into `table`: the hot paths' insert (server/db/statements.py prepare_insert)."""
-        prepared = self._backend.statements.prepare_insert(table, values)
-        open_ = self._current()
-        await (open_.session if open_ is not None else self._backend).run(prepared)
+        await self._run(self._backend.statements.prepare_insert(table, values))
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -158,6 +154,11 @@ class Database:
             await self.execute(f"RELEASE SAVEPOINT {name}")
         finally:
             open_.savepoints -= 1
+
+    async def _run(self, prepared: Prepared) -> list[Row]:
+        """In this task's open transaction if there is one, else on its own."""
+        open_ = self._current()
+        return await (open_.session if open_ is not None else self._backend).run(prepared)
 
     def _current(self) -> _Open | None:
         open_ = self._open.get()

@@ -45,9 +45,8 @@ async def record_event(
         await db.insert(auth_events, row)
         return
     async with db.transaction():
-        await db.insert(
-            auth_events, row
-        )  # the write first: on SQLite it takes the write lock for the whole transaction
+        # The write first: on SQLite it takes the write lock for the whole transaction.
+        await db.insert(auth_events, row)
         queued = await webhooks.enqueue(
             db,
             workspace_id=workspace_id,

@@ -61,7 +61,7 @@ class Shape:
     """What one statement shape compiles to: the SQL, its parameters in order, how to read rows."""
 
     sql: str
-    compiled: SQLCompiler | None
+    compiled: SQLCompiler
     names: tuple[str, ...]
     binders: tuple[Processor, ...]
     columns: Mapping[str, int]
@@ -122,7 +122,6 @@ class Statements:
             if len(self._shapes) >= CACHE_SIZE:
                 self._shapes.clear()
             self._shapes[key.key] = shape
-        assert shape.compiled is not None
         params = shape.compiled.construct_params(extracted_parameters=key.bindparams, escape_names=False)
         return Prepared(shape, shape.arguments(params))
 
@@ -150,7 +149,6 @@ class Statements:
         try:
             return Prepared(shape, shape.arguments(values))
         except KeyError:  # a parameter with a default value in the statement
-            assert shape.compiled is not None
             return Prepared(shape, shape.arguments(shape.compiled.construct_params(dict(values), escape_names=False)))
 
     def _compile(
