@@ -44,13 +44,11 @@ class Sealer:
     """Seals and opens secrets at rest. `aad` binds a ciphertext to its row and column."""
 
     def __init__(self, secret: str, old_secrets: tuple[str, ...] = ()) -> None:
-        self._current = derive_key(secret, "encryption-at-rest")
-        self._current_id = _key_id(self._current)
-        self._keys = {
-            _key_id(k): k for k in [self._current, *(derive_key(s, "encryption-at-rest") for s in old_secrets)]
-        }
+        current = derive_key(secret, "encryption-at-rest")
+        self._current_id = _key_id(current)
+        keys = [current, *(derive_key(s, "encryption-at-rest") for s in old_secrets)]
         # One cipher object per key, made once: its key schedule is the costly part of a short seal.
-        self._ciphers = {kid: AESGCM(key) for kid, key in self._keys.items()}
+        self._ciphers = {_key_id(key): AESGCM(key) for key in keys}
 
     def seal(self, plaintext: bytes, aad: str) -> str:
         nonce = os.urandom(12)
