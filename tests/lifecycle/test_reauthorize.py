@@ -52,6 +52,8 @@ async def test_an_unhealthy_connection_is_healthy_again_after_re_authorization(
         )
         _, request_token = await run_to_consent(lk, workspace)
         connection_id = await approve(lk, request_token)
+        # Due deliveries go out side by side: let `created` arrive before the next event is made.
+        await eventually(lambda: receiver.of_type("connection.created"))
         await break_refresh_token(lk, connection_id)
         checked = (await lk.client.post(f"/api/v1/connections/{connection_id}/check", headers=workspace.auth())).json()
         assert checked["data"]["status"] == "unhealthy" and checked["check"]["error"]["code"] == "invalid_grant"
