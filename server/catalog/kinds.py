@@ -32,3 +32,15 @@ AUTH_KINDS: dict[str, AuthKind] = {
 }
 REDIRECT_KINDS: tuple[str, ...] = tuple(name for name, k in AUTH_KINDS.items() if k.via == "redirect")
 FORM_KINDS: tuple[str, ...] = tuple(name for name, k in AUTH_KINDS.items() if k.via == "form")
+
+
+ApiAuthStyleName = Literal["bearer", "basic", "header", "query", "oauth1"]
+
+# How passthrough sends a connection's credentials to the provider's API (the catalog's `api.auth`).
+API_AUTH_STYLES: dict[str, str] = {
+    "bearer": "Authorization: Bearer <token>",
+    "basic": "HTTP Basic with a user name and password",
+    "header": "a named header carries the credential",
+    "query": "a named query parameter carries the credential",
+    "oauth1": "an OAuth 1.0a signature (HMAC-SHA1) on every request",
+}

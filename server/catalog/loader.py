@@ -8,15 +8,17 @@ from __future__ import annotations
 import json
 import re
 import string
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import jsonschema
 import yaml
 
+from server.catalog.kinds import ApiAuthStyleName
 from server.catalog.models import (
+    ApiSpec,
     ClientCredentialsSpec,
     FormField,
     Integration,
@@ -109,7 +111,7 @@ def _placeholders(url: str) -> list[str]:
 
 
 def _semantic_checks(path: Path, data: dict[str, Any]) -> None:
-    def fail(field: str, why: str) -> None:
+    def fail(field: str, why: str) -> NoReturn:
         raise ConfigurationError(f"{path}: {field}: {why}")
 
     if data["slug"] != path.stem:
@@ -153,10 +155,59 @@ def _semantic_checks(path: Path, data: dict[str, Any]) -> None:
                 re.compile(f["pattern"])
             except re.error as exc:
                 fail(f"auth.fields.{f['name']}.pattern", f"is not a valid regular expression: {exc}")
+    if data.get("api"):
+        _check_api(data["api"], auth, fail)
     logo = data.get("logo")
     if logo and not logo.startswith("https://") and find_logo(logo, path) is None:
         # The schema already refuses a folder or an absolute path; this also refuses a link out.
         fail("logo", f"file {logo!r} not found in {LOGO_DIR} or beside the catalog file")
+
+
+_DEFAULT_API_AUTH: dict[str, ApiAuthStyleName] = {
+    "oauth2": "bearer",
+    "oauth2_client_credentials": "bearer",
+    "oauth1": "oauth1",
+    "basic": "basic",
+}
+
+
+def api_names(auth: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    """(what a connection's metadata may hold, what its credentials hold) for an `auth` block: the
+    names an `api` template may use."""
+    metadata = {v["name"] for v in auth.get("variables", [])}
+    metadata |= set(auth.get("token_response", {}).get("extra", {}))
+    for request in auth.get("metadata_requests", []):
+        metadata |= set(request["extract"])
+    fields = auth.get("fields", [])
+    metadata |= {f["name"] for f in fields if not f.get("secret")}
+    credentials = {f["name"] for f in fields}
+    if auth["kind"] in ("oauth2", "oauth2_client_credentials"):
+        credentials.add("access_token")
+    return metadata, credentials
+
+
+def _check_api(api: Mapping[str, Any], auth: Mapping[str, Any], fail: Callable[[str, str], NoReturn]) -> None:
+    metadata, credentials = api_names(auth)
+    style = api.get("auth") or _DEFAULT_API_AUTH.get(auth["kind"])
+    if style is None:
+        fail("api.auth", f"must be given for a {auth['kind']} integration")
+    if (style == "oauth1") != (auth["kind"] == "oauth1"):
+        fail("api.auth", "oauth1 signatures go with, and only with, an oauth1 integration")
+    base = api["base_url"]
+    if "?" in base or "#" in base or base.endswith("/"):
+        fail("api.base_url", "takes no query, no fragment and no trailing slash")
+    for name in _placeholders(base):
+        if name not in metadata:
+            fail("api.base_url", f"uses {{{name}}}, which no variable, token-response extra or metadata lookup gives")
+    if base.startswith("{") and not api.get("hosts"):
+        fail("api.hosts", "must list the allowed hosts when base_url starts with a variable")
+    templates = {"token": api.get("token"), "value": api.get("value")}
+    templates |= {"username": api.get("username"), "password": api.get("password")}
+    templates |= {f"headers.{k}": v for k, v in api.get("headers", {}).items()}
+    for where, template in templates.items():
+        for name in _placeholders(template or ""):
+            if name not in metadata | credentials:
+                fail(f"api.{where}", f"uses {{{name}}}, which the connection's credentials and metadata do not hold")
 
 
 def find_logo(logo: str, source: Path | None) -> Path | None:
@@ -267,6 +318,21 @@ def _build(path: Path, data: dict[str, Any], custom: bool) -> Integration:
             headers=dict(v.get("headers", {})),
             ok_status=tuple(v.get("ok_status", [200])),
         )
+    api = None
+    if data.get("api"):
+        a = data["api"]
+        api = ApiSpec(
+            base_url=a["base_url"],
+            source=a["source"],
+            auth=a.get("auth") or _DEFAULT_API_AUTH[kind],
+            token=a.get("token", "{access_token}"),
+            name=a.get("name"),
+            value=a.get("value"),
+            username=a.get("username", "{username}"),
+            password=a.get("password", "{password}"),
+            headers=dict(a.get("headers", {})),
+            hosts=tuple(a.get("hosts", ())),
+        )
     fields = tuple(
         FormField(
             name=f["name"],
@@ -297,6 +363,7 @@ def _build(path: Path, data: dict[str, Any], custom: bool) -> Integration:
         fields=fields,
         verify=verify,
         variables=_variables(auth.get("variables", [])),
+        api=api,
         notes=data.get("notes", ""),
         custom=custom,
         source=path,

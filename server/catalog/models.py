@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.catalog.kinds import AUTH_KINDS, AuthKindName
+from server.catalog.kinds import AUTH_KINDS, ApiAuthStyleName, AuthKindName
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,26 @@ class ClientCredentialsSpec:
 
 
 @dataclass(frozen=True)
+class ApiSpec:
+    """How passthrough reaches the provider's API: the base URL and how the credentials go along.
+
+    Templates take `{names}` from the connection's stored credentials (`access_token`, a form's
+    fields) and its metadata (variables such as a shop name, token-response extras such as
+    Salesforce's `instance_url`, metadata lookups such as Mailchimp's `dc`)."""
+
+    base_url: str
+    source: str  # the provider's documentation of its API base and authentication
+    auth: ApiAuthStyleName = "bearer"
+    token: str = "{access_token}"  # bearer
+    name: str | None = None  # header / query: the header or parameter that carries the credential
+    value: str | None = None  # header / query: its value
+    username: str = "{username}"  # basic
+    password: str = "{password}"  # basic
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every call (an API version…)
+    hosts: tuple[str, ...] = ()  # when base_url starts with a variable: the host suffixes it may name
+
+
+@dataclass(frozen=True)
 class Integration:
     slug: str
     name: str
@@ -124,6 +144,7 @@ class Integration:
     fields: tuple[FormField, ...] = ()
     verify: VerifyRequest | None = None
     variables: tuple[Variable, ...] = ()
+    api: ApiSpec | None = None
     notes: str = ""
     custom: bool = False
     source: Path | None = None
