@@ -13,11 +13,12 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from server.api.openapi import document
-from server.catalog.kinds import AUTH_KINDS, FORM_KINDS, REDIRECT_KINDS
+from server.catalog.kinds import API_AUTH_STYLES, AUTH_KINDS, FORM_KINDS, REDIRECT_KINDS, ApiAuthStyleName
 from server.catalog.loader import SCHEMA_PATH, load_catalog
 from server.dashboard.views.connections import EVENT_LABELS
 from server.dashboard.views.integrations import KIND_LABELS
@@ -213,6 +214,14 @@ def test_every_kind_is_a_redirect_or_a_form_and_each_redirect_has_a_protocol() -
 
 def test_the_built_in_catalog_uses_every_auth_kind() -> None:
     assert {i.kind for i in load_catalog()} == set(AUTH_KINDS)
+
+
+def test_the_catalog_schema_and_the_model_know_exactly_the_api_auth_styles() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    assert schema["$defs"]["api"]["properties"]["auth"]["enum"] == list(API_AUTH_STYLES)
+    assert get_args(ApiAuthStyleName) == tuple(API_AUTH_STYLES)
+    # No built-in provider takes its key in the query; tests/api/test_passthrough.py exercises that style.
+    assert {i.api.auth for i in load_catalog() if i.api is not None} == set(API_AUTH_STYLES) - {"query"}
 
 
 # --- languages --------------------------------------------------------------------------------

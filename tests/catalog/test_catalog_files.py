@@ -45,6 +45,8 @@ def test_every_file_validates_and_is_documented(path: Path) -> None:
     )
     assert set(integration.scopes) <= set(UNIFIED_SCOPES)
     assert integration.logo and (BUILTIN_DIR.parent / "logos" / integration.logo).is_file()
+    assert integration.api is not None, "every built-in integration says how passthrough reaches its API"
+    assert integration.api.source.startswith(("https://", "docs/"))
     if integration.kind in ("api_key", "basic", "oauth2_client_credentials"):
         assert integration.fields
         for field in integration.fields:
@@ -95,6 +97,44 @@ GOOD = {
             "auth.fields.k.pattern",
             "regular expression",
         ),
+        (
+            {"api": {"base_url": "https://good.example", "source": "https://good.example/api"}},
+            "api.auth",
+            "must be given",
+        ),
+        (
+            {"api": {"base_url": "https://{region}.good.example", "auth": "bearer", "source": "https://g.example"}},
+            "api.base_url",
+            "uses {region}",
+        ),
+        (
+            {"api": {"base_url": "https://good.example/v1/", "auth": "bearer", "source": "https://g.example"}},
+            "api.base_url",
+            "no trailing slash",
+        ),
+        (
+            {"api": {"base_url": "https://good.example", "auth": "oauth1", "source": "https://g.example"}},
+            "api.auth",
+            "oauth1 signatures",
+        ),
+        (
+            {"api": {"base_url": "https://good.example", "auth": "header", "source": "https://g.example"}},
+            "api",
+            "'name' is a required property",
+        ),
+        (
+            {
+                "api": {
+                    "base_url": "https://good.example",
+                    "auth": "header",
+                    "name": "X-Key",
+                    "value": "{secret}",
+                    "source": "https://g.example",
+                }
+            },
+            "api.value",
+            "uses {secret}",
+        ),
     ],
 )
 def test_a_bad_file_is_refused_with_file_field_and_reason(
@@ -105,6 +145,22 @@ def test_a_bad_file_is_refused_with_file_field_and_reason(
         load_file(path, custom=True)
     message = str(caught.value)
     assert message.startswith(str(path)) and field in message and why in message
+
+
+def test_a_base_url_that_starts_with_a_variable_must_list_its_hosts(tmp_path: Path) -> None:
+    oauth = {
+        "kind": "oauth2",
+        "authorize_url": "https://good.example/a",
+        "token_url": "https://good.example/t",
+        "token_response": {"extra": {"instance_url": "instance_url"}},
+    }
+    api = {"base_url": "{instance_url}/v1", "source": "https://good.example/api"}
+    path = write(tmp_path, "good.json", {**GOOD, "auth": oauth, "api": api})
+    with pytest.raises(ConfigurationError, match=r"api\.hosts"):
+        load_file(path, custom=True)
+    path = write(tmp_path, "good.json", {**GOOD, "auth": oauth, "api": {**api, "hosts": ["good.example"]}})
+    loaded = load_file(path, custom=True).api
+    assert loaded is not None and loaded.auth == "bearer" and loaded.hosts == ("good.example",)
 
 
 def test_the_service_refuses_to_start_on_a_bad_custom_catalog(tmp_path: Path) -> None:
