@@ -24,7 +24,7 @@ from server.lifecycle.tasks import BackgroundTasks
 from server.middleware import EdgeMiddleware
 from server.pages import make_templates
 from server.ratelimit import RateLimiter
-from server.routes import auth, picker, sandbox, static, widget
+from server.routes import auth, picker, sandbox, sandbox_api, static, widget
 from server.services import Services
 from server.settings import Settings
 from server.signing import Signer
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/sandbox/oauth/token", sandbox.token, methods=["POST"]),
         Route("/sandbox/oauth/revoke", sandbox.revoke, methods=["POST"]),
         Route("/sandbox/.well-known/oauth-authorization-server", sandbox.metadata, methods=["GET"]),
+        *sandbox_api.routes,  # the sandbox provider's synthetic CRM, behind its access tokens
         *dashboard_routes,
     ]
     app = Starlette(

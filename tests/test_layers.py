@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "http": 0,
     "text": 0,
     "catalog": 1,
+    "sandbox": 1,
     "db": 2,
     "services": 3,
     "flow": 4,
@@ -46,7 +47,7 @@ LAYERS: dict[str, int] = {
     "cli": 8,
     "generated": 8,
 }
-FRAMEWORK_FREE = ("catalog", "db", "services", "flow", "lifecycle")
+FRAMEWORK_FREE = ("catalog", "sandbox", "db", "services", "flow", "lifecycle")
 
 
 def group(module: str) -> str:

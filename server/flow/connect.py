@@ -10,7 +10,6 @@ revoked at the provider (they would stay valid, held by nobody) and the host is 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from server.flow.opening import check_external_xref
 from server.flow.revocation import Revocation
 from server.flow.scopes import provider_scopes_for
 from server.flow.sessions import complete_with
+from server.sandbox.tokens import mint_tokens, new_account
 from server.services import Services
 
 logger = logging.getLogger("latchkey.flow")
@@ -116,11 +116,12 @@ async def store_test_connection(
     expires_at: datetime | None
     if integration.is_oauth2:
         expires_at = now + TEST_TOKEN_LIFETIME
+        minted = mint_tokens(services.signer, new_account(), TEST_TOKEN_LIFETIME)
         credentials = {
             "type": "oauth2",
-            "access_token": "sbx_at_" + secrets.token_urlsafe(24),
+            "access_token": minted.access_token,
             "token_type": "bearer",
-            "refresh_token": "sbx_rt_" + secrets.token_urlsafe(24),
+            "refresh_token": minted.refresh_token,
             "expires_at": expires_at.isoformat(),
         }
     else:

@@ -24,6 +24,7 @@ from server.flow.steps import create_flow_row, requested_scopes
 from server.flow.templating import HOST_SAFE, placeholders, render_url
 from server.flow.tokens import TokenSet, token_request
 from server.http import OutboundHTTP
+from server.sandbox.tokens import mint_client_credentials_token, new_account
 from server.services import Services
 
 _SANDBOX_REJECTED = ("bad", "invalid", "wrong")
@@ -100,7 +101,8 @@ async def verify(
             if field.secret and _sandbox_rejects(values.get(field.name, "")):
                 raise FlowError(f"{integration.name} rejected these credentials.", code="invalid_credentials")
         if integration.client_credentials is not None:
-            stored.update({"access_token": "sbx_cc_" + secrets.token_urlsafe(24), "token_type": "bearer"})
+            token = mint_client_credentials_token(services.signer, new_account())
+            stored.update({"access_token": token, "token_type": "bearer"})
         return stored
     if integration.client_credentials is not None:
         tokens = await client_credentials_token(services, integration, values)

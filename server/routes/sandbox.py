@@ -2,7 +2,9 @@
 
 A small but strict authorization server: exact redirect URIs (Latchkey's own callbacks), PKCE
 S256 required, single-use codes that expire in five minutes, `iss` on every answer (RFC 9207).
-Tokens are synthetic.
+Tokens are synthetic but mean something (server/sandbox/tokens.py): a code exchange makes a new
+synthetic account, a refresh keeps the refresh token's, and the data API
+(server/routes/sandbox_api.py) answers only an unexpired access token.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from server.db import sandbox_codes
 from server.error_responses import error_page
 from server.errors import InvalidRequest
 from server.pages import render
+from server.sandbox.tokens import account_of_refresh_token, mint_tokens, new_account
 from server.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Services, services_of
 
 SALT_CONSENT = "latchkey.sandbox-consent.v1"
@@ -112,13 +115,14 @@ def _client_authenticated(request: Request, form: FormData) -> bool:
     return client_id == SANDBOX_CLIENT_ID and constant_time_equal(secret, SANDBOX_CLIENT_SECRET)
 
 
-def _tokens(scope: str) -> JSONResponse:
+def _tokens(services: Services, account: str, scope: str) -> JSONResponse:
+    minted = mint_tokens(services.signer, account)
     return JSONResponse(
         {
-            "access_token": "sbx_at_" + secrets.token_urlsafe(24),
+            "access_token": minted.access_token,
             "token_type": "bearer",
-            "expires_in": 3600,
-            "refresh_token": "sbx_rt_" + secrets.token_urlsafe(24),
+            "expires_in": minted.expires_in,
+            "refresh_token": minted.refresh_token,
             "scope": scope,
         },
         headers={"Cache-Control": "no-store"},
@@ -132,10 +136,10 @@ async def token(request: Request) -> Response:
         return _token_error("invalid_client", "Client authentication failed.", 401)
     grant_type = form.get("grant_type")
     if grant_type == "refresh_token":
-        refresh = str(form.get("refresh_token", ""))
-        if not refresh.startswith("sbx_rt_"):
+        account = account_of_refresh_token(services.signer, str(form.get("refresh_token", "")))
+        if account is None:
             return _token_error("invalid_grant", "Unknown refresh token.")
-        return _tokens(str(form.get("scope", "")))
+        return _tokens(services, account, str(form.get("scope", "")))  # same account, same data
     if grant_type != "authorization_code":
         return _token_error("unsupported_grant_type", "Use authorization_code or refresh_token.")
     code = str(form.get("code", ""))
@@ -148,7 +152,7 @@ async def token(request: Request) -> Response:
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
     if not verifier or not constant_time_equal(challenge, redeemed.code_challenge):
         return _token_error("invalid_grant", "PKCE verification failed.")
-    return _tokens(redeemed.scope)
+    return _tokens(services, new_account(), redeemed.scope)
 
 
 async def revoke(request: Request) -> Response:
