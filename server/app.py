@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from server.addresses import guarded_transport
 from server.api.routes import routes as api_routes
+from server.api.routes import unified_routes
 from server.catalog.loader import load_catalog
 from server.crypto import Sealer
 from server.dashboard.routes import dashboard_routes
@@ -24,7 +25,7 @@ from server.lifecycle.tasks import BackgroundTasks
 from server.middleware import EdgeMiddleware
 from server.pages import make_templates
 from server.ratelimit import RateLimiter
-from server.routes import auth, picker, sandbox, sandbox_api, static, widget
+from server.routes import auth, picker, sandbox, sandbox_api, static, unified, widget
 from server.services import Services
 from server.settings import Settings
 from server.signing import Signer
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/auth/{integration}/start", auth.start, methods=["GET"]),
         Route("/auth/{integration}/callback", auth.callback, methods=["GET", "POST"]),
         Route("/auth/{integration}/credentials", auth.submit_credentials, methods=["POST"]),
+        *unified_routes,  # Unified.to's shapes: passthrough and its authorization URL
+        Route("/unified/integration/auth/{workspace_id}/{integration}", unified.authorize, methods=["GET"]),
         Route("/sandbox/oauth/authorize", sandbox.authorize, methods=["GET"]),
         Route("/sandbox/oauth/decide", sandbox.decide, methods=["POST"]),
         Route("/sandbox/oauth/token", sandbox.token, methods=["POST"]),
@@ -99,7 +102,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(
+                EdgeMiddleware,
+                max_body_bytes=settings.max_body_bytes,
+                passthrough_max_bytes=settings.passthrough_max_request_bytes,
+            )
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

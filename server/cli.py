@@ -228,7 +228,7 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Idempotent demo data for `make run`: a sandbox workspace with a few integrations active."""
     catalog = load_catalog(settings.catalog_dir)
 
-    async def work(db: Database) -> tuple[dict[str, str], str]:
+    async def work(db: Database) -> tuple[dict[str, str], str, str]:
         sealer = Sealer(settings.secret_key, settings.old_secret_keys)
         existing = {w["id"] for w in await workspace_store.list_workspaces(db)}
         keys: dict[str, str] = {}
@@ -247,19 +247,24 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
                     db, sealer, DEMO_WORKSPACE, "sandbox", slug, client_id=None, client_secret=None, scopes=[]
                 )
         password = await _demo_member(db, saved.get(DEMO_PASSWORD_FIELD))
-        return keys, password
+        return keys, password, await _demo_connection(db, sealer, settings)
 
     key_file = Path(settings.database_url.split("///", 1)[-1]).parent / "demo-keys.json" if settings.is_sqlite else None
     saved = json.loads(key_file.read_text()) if key_file and key_file.exists() else {}
-    keys, password = _run_db(settings, work)
-    if key_file and (keys or password != saved.get(DEMO_PASSWORD_FIELD)):
-        key_file.write_text(json.dumps({**saved, **keys, DEMO_PASSWORD_FIELD: password}, indent=2))
+    keys, password, connection_id = _run_db(settings, work)
+    remembered = {DEMO_PASSWORD_FIELD: password, DEMO_CONNECTION_FIELD: connection_id}
+    if key_file and (keys or any(saved.get(k) != v for k, v in remembered.items())):
+        key_file.write_text(json.dumps({**saved, **keys, **remembered}, indent=2))
         key_file.chmod(0o600)
     print(f"demo workspace: {DEMO_WORKSPACE} (sandbox, public mode on)")
     if keys:
         print(f"  sandbox secret key: {keys['sandbox']}   (also in {key_file})")
     elif key_file and key_file.exists():
         print(f"  secret keys: see {key_file}")
+    print(f"  demo connection: {connection_id} (HubSpot, sandbox data) — passthrough:")
+    print(
+        f"    curl -H 'Authorization: Bearer <sandbox key>' {settings.base_url}/api/v1/passthrough/{connection_id}/crm/contacts"
+    )
     print(f"  dashboard: {settings.base_url}/dashboard")
     print(f"    email:    {DEMO_MEMBER}")
     print(f"    password: {password}" + (f"   (also in {key_file})" if key_file else ""))
@@ -268,6 +273,44 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 DEMO_MEMBER = "demo@latchkey.localhost"
 DEMO_PASSWORD_FIELD = "dashboard_password"
+DEMO_CONNECTION_FIELD = "demo_connection"
+
+
+async def _demo_connection(db: Database, sealer: Sealer, settings: Settings) -> str:
+    """A sandbox HubSpot connection for demo-user with fresh sandbox tokens: the README's passthrough
+    call works before anyone has clicked through the picker. Seeding again keeps its ID."""
+    from datetime import timedelta
+
+    from server.db import connections as connection_store
+    from server.db.clock import utcnow
+    from server.sandbox.tokens import mint_tokens, new_account
+    from server.signing import Signer
+
+    tokens = mint_tokens(Signer(settings.secret_key, settings.old_secret_keys), new_account())
+    expires_at = utcnow() + timedelta(seconds=tokens.expires_in)
+    saved = await connection_store.save_connection(
+        db,
+        sealer,
+        connection_store.NewConnection(
+            workspace_id=DEMO_WORKSPACE,
+            environment="sandbox",
+            integration="hubspot",
+            external_xref="demo-user",
+            credentials={
+                "type": "oauth2",
+                "access_token": tokens.access_token,
+                "token_type": "bearer",
+                "refresh_token": tokens.refresh_token,
+                "expires_at": expires_at.isoformat(),
+            },
+            scopes_requested=["crm_contact_read"],
+            scopes_granted=["crm_contact_read"],
+            provider_scopes=["crm.objects.contacts.read"],
+            metadata={"sandbox": True},
+            expires_at=expires_at,
+        ),
+    )
+    return saved.connection.id
 
 
 async def _demo_member(db: Database, remembered: str | None) -> str:

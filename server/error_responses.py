@@ -32,7 +32,7 @@ _HTTP_CODES: dict[int, ErrorCodeName] = {
 
 
 def wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path.startswith("/widget/")
+    return request.url.path.startswith(("/api/", "/widget/", "/passthrough/"))
 
 
 def json_error(code: ErrorCodeName, message: str, status: int) -> JSONResponse:

@@ -8,13 +8,31 @@ With `addresses.guarded_transport`, it connects only to addresses the SSRF rule 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import logging
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from server.errors import ProviderError, ProviderUnavailable
+
+
+class _OriginOnly(logging.Filter):
+    """httpx logs every request's full URL at INFO: a webhook's `?token=`, a passthrough path, a key
+    sent as a query parameter. Its records keep only the origin of the URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 2 and isinstance(record.args[1], httpx.URL):
+            url = record.args[1]
+            origin = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}/…"
+            record.args = (record.args[0], origin, *record.args[2:])
+        return True
+
+
+_HTTPX_LOGGER = logging.getLogger("httpx")
+if not any(isinstance(f, _OriginOnly) for f in _HTTPX_LOGGER.filters):
+    _HTTPX_LOGGER.addFilter(_OriginOnly())
 
 
 @dataclass(frozen=True)
@@ -67,6 +85,22 @@ class OutboundHTTP:
             raise ProviderUnavailable(f"The provider did not answer within {self.deadline:g} s.") from exc
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(f"The provider could not be reached ({exc.__class__.__name__}).") from exc
+
+    async def open_stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: list[tuple[str, str]],
+        content: bytes | AsyncIterator[bytes],
+        timeout: float,
+    ) -> httpx.Response:
+        """The provider's answer with its body still to read (passthrough): the caller closes it and
+        keeps its own overall deadline; no size cap here, and httpx's errors are the caller's to map."""
+        request = self._client.build_request(
+            method, url, headers=headers, content=content, timeout=httpx.Timeout(timeout, connect=min(5.0, timeout))
+        )
+        return await self._client.send(request, stream=True)
 
     async def aclose(self) -> None:
         await self._client.aclose()

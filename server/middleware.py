@@ -27,15 +27,18 @@ access_logger = logging.getLogger("latchkey.access")
 RawHeaders = list[tuple[bytes, bytes]]
 
 _FORM = b"application/x-www-form-urlencoded"
+PASSTHROUGH_PREFIXES = ("/api/v1/passthrough/", "/passthrough/")
+LOG_PATH = "latchkey.log_path"  # a route's own account of its path for the access log (passthrough)
 _TOO_LARGE = b'{"error": {"code": "payload_too_large", "message": "The request body is too large."}}'
 
 
 class EdgeMiddleware:
     """Logs, limits, checks and secures each HTTP request; other scopes pass through untouched."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, passthrough_max_bytes: int | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.passthrough_max_bytes = passthrough_max_bytes or max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,14 +61,17 @@ class EdgeMiddleware:
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         content_length, content_type = declared_body(scope.get("headers", []))
-        if content_length is not None and content_length > self.max_body_bytes:
+        # A passthrough body is the host's message to a provider: a cap of its own, and not read here.
+        passthrough = scope["path"].startswith(PASSTHROUGH_PREFIXES)
+        max_bytes = self.passthrough_max_bytes if passthrough else self.max_body_bytes
+        if content_length is not None and content_length > max_bytes:
             await send_too_large(send)
             return
-        limited = limited_receive(receive, self.max_body_bytes)
+        limited = limited_receive(receive, max_bytes)
         try:
             try:
                 check_url_text(scope)
-                replay = await checked_form(limited) if content_type == _FORM else limited
+                replay = await checked_form(limited) if content_type == _FORM and not passthrough else limited
             except InvalidRequest as exc:
                 await respond(Request(scope), exc)(scope, limited, send)
                 return
@@ -78,7 +84,10 @@ def log_access(scope: Scope, status: int, start: float) -> None:
     """Method, path and status. Query strings carry codes and states: never logged."""
     if not access_logger.isEnabledFor(logging.INFO):
         return
-    access_logger.info("%s %s %d %.1fms", scope["method"], scope["path"], status, (time.perf_counter() - start) * 1000)
+    path = scope.get(LOG_PATH) or scope["path"]
+    if path.startswith(PASSTHROUGH_PREFIXES) and LOG_PATH not in scope:
+        path = path.split("/passthrough/")[0] + "/passthrough/…"  # a provider path can carry personal data
+    access_logger.info("%s %s %d %.1fms", scope["method"], path, status, (time.perf_counter() - start) * 1000)
 
 
 def with_security_headers(headers: RawHeaders) -> RawHeaders:

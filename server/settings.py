@@ -37,6 +37,11 @@ class Settings:
     static_dir: Path = PROJECT_ROOT / "server" / "static"
     log_level: str = "INFO"
     max_body_bytes: int = 65_536
+    # Passthrough (server/passthrough/): the deadline of each call to a provider's API, and the caps
+    # on the request body the host sends and the response body the provider answers (both streamed).
+    passthrough_timeout: float = 30.0
+    passthrough_max_request_bytes: int = 10_485_760
+    passthrough_max_response_bytes: int = 104_857_600
     # Seconds a statement waits for a database lock before the request is answered 503 (retry).
     database_lock_timeout: float = 15.0
     # Connection lifecycle: the background refresher and the health rules.
@@ -100,6 +105,12 @@ class Settings:
             kwargs["catalog_dir"] = Path(env["LATCHKEY_CATALOG_DIR"])
         if env.get("LATCHKEY_HTTP_TIMEOUT"):
             kwargs["http_timeout"] = float(env["LATCHKEY_HTTP_TIMEOUT"])
+        if env.get("LATCHKEY_PASSTHROUGH_TIMEOUT"):
+            kwargs["passthrough_timeout"] = float(env["LATCHKEY_PASSTHROUGH_TIMEOUT"])
+        if env.get("LATCHKEY_PASSTHROUGH_MAX_REQUEST_BYTES"):
+            kwargs["passthrough_max_request_bytes"] = int(env["LATCHKEY_PASSTHROUGH_MAX_REQUEST_BYTES"])
+        if env.get("LATCHKEY_PASSTHROUGH_MAX_RESPONSE_BYTES"):
+            kwargs["passthrough_max_response_bytes"] = int(env["LATCHKEY_PASSTHROUGH_MAX_RESPONSE_BYTES"])
         if env.get("LATCHKEY_DATABASE_LOCK_TIMEOUT"):
             kwargs["database_lock_timeout"] = float(env["LATCHKEY_DATABASE_LOCK_TIMEOUT"])
         if env.get("LATCHKEY_STATE_MAX_AGE"):

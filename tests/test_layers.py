@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "services": 3,
     "flow": 4,
     "lifecycle": 5,
+    "passthrough": 6,
     "i18n": 6,
     "pages": 6,
     "error_responses": 6,
@@ -47,7 +48,7 @@ LAYERS: dict[str, int] = {
     "cli": 8,
     "generated": 8,
 }
-FRAMEWORK_FREE = ("catalog", "sandbox", "db", "services", "flow", "lifecycle")
+FRAMEWORK_FREE = ("catalog", "sandbox", "db", "services", "flow", "lifecycle", "passthrough")
 
 
 def group(module: str) -> str:

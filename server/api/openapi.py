@@ -38,6 +38,54 @@ def _body(schema: Schema) -> Schema:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
+_PASSTHROUGH_ANSWER: Schema = {
+    "description": "The provider's own answer, whatever its status — body and content headers as it sent them — with "
+    "Latchkey-Connection-Id and Latchkey-Integration (docs/passthrough.md)",
+    "headers": {
+        "Latchkey-Connection-Id": {"schema": {"type": "string"}},
+        "Latchkey-Integration": {"schema": {"type": "string"}},
+    },
+    "content": {"*/*": {"schema": {}}},
+}
+
+
+def _passthrough(*, with_path: bool) -> Schema:
+    """Each method of the passthrough route: forwarded to the connection's provider as it came."""
+    parameters: list[Schema] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    if with_path:
+        parameters.append(
+            {
+                "name": "path",
+                "in": "path",
+                "required": True,
+                "description": "relative to the integration's API base URL, sent as it came (no . or .. "
+                "segments, //, backslash or @ after decoding)",
+                "schema": {"type": "string"},
+            }
+        )
+    responses: Schema = {
+        "200": _PASSTHROUGH_ANSWER,
+        "400": _json(_ref("Error"), "invalid_request: a path that could leave the API base URL"),
+        "409": _json(
+            _ref("Error"), "conflict: the integration has no API passthrough, or the connection lacks a value"
+        ),
+        "413": _json(_ref("Error"), "payload_too_large: the body is over LATCHKEY_PASSTHROUGH_MAX_REQUEST_BYTES"),
+        "502": _json(_ref("Error"), "provider_unavailable (unreachable) or provider_error (answer over the cap)"),
+        "504": _json(_ref("Error"), "provider_unavailable: no answer within LATCHKEY_PASSTHROUGH_TIMEOUT"),
+        **_ERRORS,
+    }
+    item: Schema = {"parameters": parameters}
+    for method in ("get", "post", "put", "patch", "delete"):
+        operation: Schema = {
+            "summary": f"Passthrough {method.upper()}: call the connection's provider with its credentials",
+            "responses": responses,
+        }
+        if method in ("post", "put", "patch", "delete"):
+            operation["requestBody"] = {"required": False, "content": {"*/*": {"schema": {}}}}
+        item[method] = operation
+    return item
+
+
 def document(base_url: str) -> Schema:
     scope = {"type": "string", "enum": sorted(UNIFIED_SCOPES)}
     schemas = {
@@ -385,6 +433,8 @@ def document(base_url: str) -> Schema:
                 },
             },
         },
+        "/api/v1/passthrough/{id}/{path}": _passthrough(with_path=True),
+        "/api/v1/passthrough/{id}": _passthrough(with_path=False),
         "/api/v1/webhooks": {
             "get": {
                 "summary": "List webhook endpoints",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route
 
-from server.api import connections, environment, integrations, openapi, sessions, webhooks
+from server.api import connections, environment, integrations, openapi, passthrough, sessions, webhooks
 
 _v1 = [
     Route("/openapi.json", openapi.openapi, methods=["GET"]),
@@ -20,6 +20,8 @@ _v1 = [
     Route("/connections/{id}", connections.get_connection, methods=["GET"]),
     Route("/connections/{id}", connections.delete_connection, methods=["DELETE"]),
     Route("/connections/{id}/check", connections.check_connection, methods=["POST"]),
+    Route("/passthrough/{id}/{path:path}", passthrough.passthrough, methods=passthrough.METHODS),
+    Route("/passthrough/{id}", passthrough.passthrough, methods=passthrough.METHODS),
     Route("/webhooks", webhooks.list_webhooks, methods=["GET"]),
     Route("/webhooks", webhooks.create_webhook, methods=["POST"]),
     Route("/webhooks/{id}", webhooks.delete_webhook, methods=["DELETE"]),
@@ -28,3 +30,9 @@ _v1 = [
 
 # One mount: a request elsewhere is told apart from the API by one prefix match, not one per route.
 routes = [Mount("/api/v1", routes=_v1)]
+
+# Unified.to's shape of the same route, for hosts migrating from it (docs/migrating-from-unified.md).
+unified_routes = [
+    Route("/passthrough/{id}/{path:path}", passthrough.passthrough, methods=passthrough.METHODS),
+    Route("/passthrough/{id}", passthrough.passthrough, methods=passthrough.METHODS),
+]

@@ -449,6 +449,18 @@ async def mark_credentials_unreadable(
     return _row(row) if row else None
 
 
+async def mark_rejected(db: Database, state: RefreshState, *, reason: str, now: datetime) -> Connection | None:
+    """Mark unhealthy a connection whose provider refused its freshly refreshed token, in one UPDATE:
+    only while the row holds the grant read and is not unhealthy already (one caller records it)."""
+    row = await db.fetch_one(
+        connections.update()
+        .where(_same_grant(state), connections.c.status != "unhealthy")
+        .values(status="unhealthy", status_reason=reason[:500], status_changed_at=now, updated_at=now)
+        .returning(*_PUBLIC_COLUMNS)
+    )
+    return _row(row) if row else None
+
+
 async def mark_not_refreshable(db: Database, state: RefreshState) -> None:
     await db.execute(connections.update().where(_same_grant(state)).values(refreshable=False))
 

@@ -31,6 +31,7 @@ class FlowContext:
     via_session: bool = False
     session_id: str | None = None  # the connect session or authorization link it was opened with
     picker_id: str | None = None  # the picker page it came from (binds a session in an inline frame)
+    unified: bool = False  # opened by Unified.to's authorization URL: its success redirect carries `id`
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

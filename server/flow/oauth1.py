@@ -96,6 +96,38 @@ def signed_headers(
     return {k: v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}
 
 
+def signed_api_header(
+    method: str,
+    url: str,
+    *,
+    consumer_key: str,
+    consumer_secret: str,
+    token: str,
+    token_secret: str,
+    form_body: bytes = b"",
+) -> str:
+    """The `Authorization: OAuth …` value for an API call with the token credentials (RFC 5849
+    §3.4.1: the query's parameters and a form body's, when there is one, are signed too)."""
+    auth = ClientAuth(
+        consumer_key,
+        client_secret=consumer_secret,
+        token=token,
+        token_secret=token_secret,
+        signature_method=SIGNATURE_HMAC_SHA1,
+        signature_type=SIGNATURE_TYPE_HEADER,
+    )
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if form_body else {}
+    try:
+        _, signed, _ = auth.prepare(method, url, headers, form_body)
+    except OAuth1Error as exc:
+        raise FlowError(
+            f"The provider's API cannot be called with OAuth 1.0a: {exc.description or exc.error}.",
+            code="invalid_request",
+        ) from exc
+    value = signed["Authorization"]
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def read_form(response: ProviderResponse, what: str) -> dict[str, str]:
     """A provider's form-encoded credentials response; refusals become ProviderError."""
     if response.status >= 500:

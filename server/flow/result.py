@@ -51,10 +51,9 @@ def _with_query(url: str, params: dict[str, str | None]) -> str:
 def redirect_url(ctx: FlowContext, result: FlowResult) -> str | None:
     """Where redirect mode ends, or None when the flow has no URL for this outcome."""
     if result.ok and ctx.success_url:
-        return _with_query(
-            ctx.success_url,
-            {"connection_id": result.connection_id or "", "integration": result.integration, "state": ctx.host_state},
-        )
+        params: dict[str, str | None] = {"id": result.connection_id or ""} if ctx.unified else {}
+        params.update(connection_id=result.connection_id or "", integration=result.integration, state=ctx.host_state)
+        return _with_query(ctx.success_url, params)
     if not result.ok and ctx.failure_url:
         return _with_query(
             ctx.failure_url,

@@ -136,6 +136,20 @@ async def _unreadable(services: Services, unreadable: CredentialsUnreadable) -> 
     return _unhealthy(marked or unreadable.connection, reason)
 
 
+async def rejected(services: Services, connection_id: str, access_token: str, reason: str) -> None:
+    """The provider refused an access token that was just refreshed (passthrough's second 401): the
+    connection is unhealthy, with its reason and webhook — unless its token changed meanwhile."""
+    state = await _load(services, connection_id)
+    if state is None or state.credentials.get("access_token") != access_token:
+        return
+    async with services.db.transaction():
+        marked = await store.mark_rejected(services.db, state, reason=reason, now=utcnow())
+        if marked is not None:
+            await _record(services, marked, "connection.unhealthy", error_code="provider_error", detail=reason)
+    if marked is not None:
+        logger.warning("connection %s (%s) is unhealthy: %s", marked.id, marked.integration, reason)
+
+
 def _unhealthy(connection: Connection, reason: str | None = None) -> ConnectionUnhealthy:
     reason = reason or connection.status_reason or "Its tokens can no longer be refreshed."
     return ConnectionUnhealthy(

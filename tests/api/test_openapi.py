@@ -21,7 +21,7 @@ def api_operations() -> set[tuple[str, str]]:
         assert isinstance(mount, Mount)
         for route in mount.routes:
             assert isinstance(route, Route)
-            path = mount.path + route.path
+            path = re.sub(r":\w+}", "}", mount.path + route.path)  # {path:path} is {path} in OpenAPI
             if path == SPEC_PATH:
                 continue
             for method in route.methods or ():

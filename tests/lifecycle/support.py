@@ -171,22 +171,22 @@ def write_integration(folder: Path, server: OAuthServer, slug: str = "acme") -> 
     (folder / f"{slug}.json").write_text(json.dumps(spec))
 
 
-async def activate_acme(lk: Running, ws: Workspace) -> None:
+async def activate_acme(lk: Running, ws: Workspace, slug: str = "acme") -> None:
     put = await lk.client.put(
-        "/api/v1/integrations/acme",
+        f"/api/v1/integrations/{slug}",
         headers=ws.auth("production"),
         json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scopes": ["crm_contact_read", "crm_deal_read"]},
     )
     assert put.status_code == 200, put.text
 
 
-async def connect(lk: Running, ws: Workspace, external_xref: str = "user-7") -> str:
+async def connect(lk: Running, ws: Workspace, external_xref: str = "user-7", integration: str = "acme") -> str:
     """The whole authorization code flow against the test server; returns the connection ID."""
     made = await lk.client.post(
         "/api/v1/auth-urls",
         headers=ws.auth("production"),
         json={
-            "integration": "acme",
+            "integration": integration,
             "external_xref": external_xref,
             "scopes": ["crm_contact_read"],
             "success_url": SUCCESS_URL,

@@ -13,6 +13,9 @@ credential and nonce hooks over an in-memory cache) and served over real HTTP on
   (``deny``), or only ``oauth_token`` and no verifier, as Trello does (``deny_silent``).
 * ``POST /token``     - token credentials for an authorized request token + verifier.
   ``token_mode`` injects misbehaviour.
+* ``GET|POST /1/members/me`` - a protected resource (Authlib's ResourceProtector): the request must
+  be signed with the consumer and issued token credentials (query and form parameters included);
+  answers the user id and the parameters it saw, or 401.
 
 Every request is appended to ``records`` (endpoint, method, status, OAuth protocol parameters
 without the signature).  Test-only code.
@@ -20,6 +23,7 @@ without the signature).  Test-only code.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import traceback
@@ -30,9 +34,11 @@ from typing import Any, Protocol
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth1 import (
     AuthorizationServer,
+    ResourceProtector,
     register_nonce_hooks,
     register_temporary_credential_hooks,
 )
+from authlib.integrations.flask_oauth1.cache import create_exists_nonce_func
 from authlib.oauth1 import ClientMixin, OAuth1Request, TokenCredentialMixin
 from authlib.oauth1.rfc5849.errors import InvalidRequestError, OAuth1Error
 from flask import Flask, Response, request
@@ -276,6 +282,18 @@ class OAuth1Server:
 
         server.register_hook("create_token_credential", create_token_credential)
 
+        def query_token(client_id: str, oauth_token: str) -> TokenCredential | None:
+            with owner._lock:
+                issued = [t for t in owner._issued if t["client_id"] == client_id and t["oauth_token"] == oauth_token]
+            return issued[-1] if issued else None
+
+        protector = ResourceProtector(
+            app,
+            query_client=lambda key: owner._clients.get(key),
+            query_token=query_token,
+            exists_nonce=create_exists_nonce_func(self._cache),
+        )
+
         def guarded(endpoint: str, handler: Callable[[], Response]) -> Response:
             record = owner._record(endpoint)
             try:
@@ -327,6 +345,20 @@ class OAuth1Server:
                 return Response("", 302, headers={"Location": location})
 
             return guarded("authorize", handle)
+
+        @app.route("/1/members/me", methods=["GET", "POST"])
+        def member() -> Response:
+            def handle() -> Response:
+                try:
+                    credential = protector.acquire_credential()  # type: ignore[no-untyped-call]  # unannotated in types-Authlib
+                except OAuth1Error as error:
+                    return Response(
+                        json.dumps(dict(error.get_body())), error.status_code, content_type="application/json"
+                    )
+                seen = {"id": credential["user_id"], "args": request.args.to_dict(), "form": request.form.to_dict()}
+                return Response(json.dumps(seen), 200, content_type="application/json")
+
+            return guarded("resource", handle)
 
         @app.post("/token")
         def token() -> Response:
