@@ -5,7 +5,8 @@ What runs, in order (how to read the output: bench/README.md):
 1. SQLite — Latchkey and its same-work ceiling (bench/ceilings.py) on one database file: the
    credentials read, the connection read and the list; the sandbox start link and two static
    files against bare Starlette (bench/bare.py); complete flows against the lean client
-   (bench/oauth.py) at 1 and 20 browsers; a burst of concurrent flows, each its own end-user.
+   (bench/oauth.py) at 1 and 20 browsers; passthrough against a direct call to the same upstream; a
+   burst of concurrent flows, each its own end-user.
 2. Postgres — the same reads against an asyncpg ceiling, the burst on one process, then the burst
    on two Latchkey processes sharing the database (skipped, and said why, when Postgres is not
    reachable).
@@ -35,6 +36,7 @@ from bench.latchkey import (
     cli,
     create_workspace,
     latchkey_env,
+    list_connections,
     new_base_url,
     prepare,
     running_latchkey,
@@ -116,6 +118,9 @@ def on_sqlite(bench: Bench) -> None:
         header("SQLite: complete flows (fresh browser each) against the lean client, zero-work provider")
         users = [f"loop-{i:03d}" for i in range(LOOP_USERS)]
         goals.flows(asyncio.run(start_links(lk.url, ws.id, "production", SLUG, users)), bench.lean.url, bench.timing)
+        header("SQLite: passthrough against a direct call to the same zero-work API resource")
+        [connection, *_] = asyncio.run(list_connections(lk.url, ws.production_key, SLUG))
+        goals.passthrough(lk.url, bench.provider.url, ws, str(connection["id"]), bench.timing)
         goals.burst(f"{bench.timing.burst:,} concurrent flows, SQLite", lk.url, ws, bench.timing, tag="sqlite")
         print("\nSizes:", flush=True)
         sizes.widget_size()

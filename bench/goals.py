@@ -27,6 +27,7 @@ START = Goal("≥ 0.1 of bare", at_least=0.1)
 STATIC = Goal("≥ 0.8 of bare", at_least=0.8)
 FLOWS = Goal("≥ 0.7 of lean client", at_least=0.7)
 TAIL = Goal("p99 ≤ 2.5 × p50", at_most=2.5)
+PASSTHROUGH = Goal("(issue 12: no target; the ratio is the price)")
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,16 @@ def reads(latchkey: str, ceiling: str, ws: Workspace, connection_id: str, timing
         same_answer(latchkey + path, ceiling + path, auth)
         figure, same_work = wrk_pair(latchkey + path, ceiling + path, timing, auth)
         row(label, figure, same_work, SAME_WORK)
+
+
+def passthrough(latchkey: str, provider: str, ws: Workspace, connection_id: str, timing: Timing) -> None:
+    """Passthrough to the zero-work provider's API resource, against calling that resource directly."""
+    through = f"{latchkey}/api/v1/passthrough/{connection_id}/contacts"
+    direct = f"{provider}/api/contacts"
+    auth = bearer(ws.production_key)  # the provider reads no credential; Latchkey needs its key
+    same_answer(through, direct, auth)
+    figure, baseline = wrk_pair(through, direct, timing, auth)
+    row("passthrough       GET /passthrough/{id}/contacts", figure, baseline, PASSTHROUGH)
 
 
 def start(latchkey: str, bare: str, link: str, timing: Timing) -> None:

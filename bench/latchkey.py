@@ -52,6 +52,9 @@ auth:
   token_url: {provider_url}/token
   pkce: true
   scope_separator: " "
+api:
+  base_url: {provider_url}/api
+  source: https://host.example/api
 scopes:
   crm_contact_read: [contacts.read]
 """

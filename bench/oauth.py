@@ -2,7 +2,7 @@
 OAuth client on the same machine.
 
 The provider costs as little as a provider can: `/authorize` redirects back at once with a code
-and the state, `/token` answers one fixed token. The lean client is the least a correct client
+and the state, `/token` answers one fixed token, `/api/contacts` (passthrough's upstream) fixed bytes. The lean client is the least a correct client
 does (RFC 6749 code flow with PKCE, RFC 9700's state check): `/start` signs the state and the PKCE
 verifier into a cookie and redirects to the provider; `/callback` checks that cookie against the
 state, exchanges the code with one shared httpx client and redirects to the success URL. It
@@ -41,6 +41,7 @@ TOKEN = {
     "refresh_token": "zero-work-refresh-token",
     "scope": "contacts.read",
 }
+CONTACTS = b'{"data": [{"id": "c1", "name": "Ada Lovelace"}, {"id": "c2", "name": "Grace Hopper"}]}'
 LEAN_CLIENT_ID = "lean-client"
 LEAN_CLIENT_SECRET = "lean-client-secret"
 FLOW_COOKIE = "lean_flow"
@@ -61,10 +62,15 @@ def provider_app() -> Starlette:
     async def token(request: Request) -> Response:
         return JSONResponse(TOKEN, headers={"Cache-Control": "no-store"})
 
+    async def contacts(request: Request) -> Response:
+        """A zero-work API resource: what passthrough is measured forwarding to, and a direct call against."""
+        return Response(CONTACTS, media_type="application/json")
+
     return Starlette(
         routes=[
             Route("/authorize", authorize, methods=["GET"]),
             Route("/token", token, methods=["POST"]),
+            Route("/api/contacts", contacts, methods=["GET"]),
         ]
     )
 

@@ -38,7 +38,7 @@ class RelayedResponse(StreamingResponse):
     def __init__(self, relayed: Relayed) -> None:
         super().__init__(relayed.body, status_code=relayed.status)
         self.relayed = relayed
-        self.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in relayed.headers]
+        self.raw_headers = _raw(relayed.headers)
 
     async def stream_response(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
@@ -86,4 +86,13 @@ async def passthrough(request: Request) -> Response:
     )
     relayed = await forward(services_of(request), env, connection_id, call)
     request.scope[LOG_PATH] = f"{request.scope['path'].split(_MARK)[0]}{_MARK}{connection_id}/… ({relayed.integration})"
+    if relayed.content is not None:
+        await relayed.aclose()
+        whole = Response(relayed.content, status_code=relayed.status)
+        whole.raw_headers = _raw(relayed.headers)  # the provider's own Content-Length, for these very bytes
+        return whole
     return RelayedResponse(relayed)
+
+
+def _raw(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]

@@ -37,6 +37,7 @@ from server.services import Services
 logger = logging.getLogger("latchkey.passthrough")
 
 REPLAY_BYTES = 65_536  # a body up to this size is kept, so a call can be sent again after a refresh
+WHOLE_BYTES = 65_536  # an answer declared this small is read whole before it is relayed (one send, no stream)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
@@ -81,6 +82,10 @@ class PayloadTooLarge(LatchkeyError):
 class Interrupted(Exception):
     """The provider's answer was cut off after it began (deadline, size cap, or the provider broke off)."""
 
+    def __init__(self, message: str, *, deadline: bool = False) -> None:
+        super().__init__(message)
+        self.deadline = deadline
+
 
 @dataclass(frozen=True)
 class Call:
@@ -109,6 +114,7 @@ class Relayed:
     connection: Connection
     integration: str
     _response: httpx.Response
+    content: bytes | None = None  # the whole body, already read, when it was declared small
 
     async def aclose(self) -> None:
         await self._response.aclose()
@@ -132,22 +138,25 @@ async def forward(services: Services, env: Environment, connection_id: str, call
     deadline = loop.time() + settings.passthrough_timeout
     target = await _target(services, env, integration, connection, credentials, path, call, body)
     response = await _send(services, call, target, body, deadline)
-    if response.status_code == 401 and _may_retry(call, body, credentials):
-        first = response
-        renewed = await _renewed(services, connection, credentials)
-        if renewed is not None:
-            await first.aclose()
-            connection, credentials = renewed
-            target = await _target(services, env, integration, connection, credentials, path, call, body)
-            response = await _send(services, call, target, body, deadline)
-            if response.status_code == 401:
-                await refresh.rejected(
-                    services,
-                    connection.id,
-                    str(credentials.get("access_token")),
-                    f"{integration.name} refused the access token (HTTP 401) right after it was refreshed.",
-                )
-    return await _relayed(services, response, connection, integration, deadline)
+    try:
+        if response.status_code == 401 and _may_retry(call, body, credentials):
+            renewed = await _renewed(services, connection, credentials)
+            if renewed is not None:
+                await response.aclose()
+                connection, credentials = renewed
+                target = await _target(services, env, integration, connection, credentials, path, call, body)
+                response = await _send(services, call, target, body, deadline)
+                if response.status_code == 401:
+                    await refresh.rejected(
+                        services,
+                        connection.id,
+                        str(credentials.get("access_token")),
+                        f"{integration.name} refused the access token (HTTP 401) right after it was refreshed.",
+                    )
+        return await _relayed(services, response, connection, integration, deadline)
+    except BaseException:
+        await response.aclose()  # whatever failed, the provider's connection goes back to the pool
+        raise
 
 
 async def _body(call: Call, cap: int) -> bytes | AsyncIterator[bytes]:
@@ -289,7 +298,6 @@ async def _relayed(
     cap = services.settings.passthrough_max_response_bytes
     declared = response.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
-        await response.aclose()
         raise ProviderError(f"The provider's answer is larger than {cap} bytes.")
     listed = {t.strip().lower() for t in response.headers.get("connection", "").split(",") if t.strip()}
     headers = [
@@ -300,13 +308,24 @@ async def _relayed(
         and not name.lower().startswith("access-control-")
     ]
     headers += [("Latchkey-Connection-Id", connection.id), ("Latchkey-Integration", integration.slug)]
+    body = _relay_body(response, deadline, cap)
+    content = None
+    if declared is not None and declared.isdigit() and int(declared) <= WHOLE_BYTES:
+        # Most API answers: read before the answer starts, so a provider that breaks off is still a
+        # clean 502/504 for the host, and the answer goes out in one piece.
+        try:
+            content = b"".join([chunk async for chunk in body])
+        except Interrupted as exc:
+            status = 504 if exc.deadline else 502
+            raise ProviderUnavailable(f"The provider's answer did not arrive whole: {exc}.", status=status) from exc
     return Relayed(
         status=response.status_code,
         headers=headers,
-        body=_relay_body(response, deadline, cap),
+        body=body,
         connection=connection,
         integration=integration.slug,
         _response=response,
+        content=content,
     )
 
 
@@ -319,7 +338,7 @@ async def _relay_body(response: httpx.Response, deadline: float, cap: int) -> As
             async with asyncio.timeout_at(deadline):
                 chunk = await anext(chunks, None)
         except (TimeoutError, httpx.TimeoutException) as exc:
-            raise Interrupted("the deadline passed while the provider was still sending") from exc
+            raise Interrupted("the deadline passed while the provider was still sending", deadline=True) from exc
         except httpx.HTTPError as exc:
             raise Interrupted(f"the provider broke off its answer ({exc.__class__.__name__})") from exc
         if chunk is None:

@@ -137,14 +137,25 @@ def test_a_plain_raw_path_goes_through(wire: Wire) -> None:
     assert [s.raw_path for s in wire.upstream.seen] == ["/v1/contacts/42"]
 
 
-def test_a_slow_drip_is_cut_off_at_the_deadline_and_the_answer_is_left_incomplete(wire: Wire) -> None:
+def test_a_slow_drip_of_a_small_answer_is_a_clean_504_at_the_deadline(wire: Wire) -> None:
+    """An answer declared small is read whole before it is relayed: the host gets an error, not a trickle."""
+    started = time.monotonic()
+    answer = httpx.get(wire.url("drip"), headers=wire.auth, timeout=10)
+    assert answer.status_code == 504 and answer.json()["error"]["code"] == "provider_unavailable"
+    assert time.monotonic() - started < 4  # 1000 bytes would take 200 s; the deadline is 1.5 s
+
+
+def test_a_slow_drip_of_a_large_answer_is_cut_off_at_the_deadline_and_left_incomplete(wire: Wire) -> None:
     started = time.monotonic()
     got = 0
-    with pytest.raises(httpx.RemoteProtocolError), httpx.stream("GET", wire.url("drip"), headers=wire.auth) as answer:
-        assert answer.status_code == 200
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream("GET", wire.url("drip?declared=100000"), headers=wire.auth, timeout=10) as answer,
+    ):
+        assert answer.status_code == 200  # the answer had begun: it can only be cut off
         for chunk in answer.iter_raw():
             got += len(chunk)
-    assert 0 < got < 1000 and time.monotonic() - started < 4  # 1000 bytes would take 200 s; the deadline is 1.5 s
+    assert 0 < got < 100 and time.monotonic() - started < 4
 
 
 def test_an_answer_growing_past_the_cap_is_cut_off(wire: Wire) -> None:

@@ -175,12 +175,14 @@ class Upstream:
                     pass
 
             def route_drip(self, seen: Seen, body: bytes) -> None:
+                """One byte every 0.2 s of the `declared` (default 1000) the answer says it has."""
+                declared = int(seen.query.get("declared", ["1000"])[0])
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", "1000")
+                self.send_header("Content-Length", str(declared))
                 self.end_headers()
                 try:
-                    for _ in range(1000):
+                    for _ in range(declared):
                         if owner._stop.wait(0.2):
                             return
                         self.wfile.write(b".")
