@@ -24,6 +24,7 @@ from server.http import OutboundHTTP
 from server.lifecycle.tasks import BackgroundTasks
 from server.middleware import EdgeMiddleware
 from server.pages import make_templates
+from server.proxies import TrustedProxies, parse_networks
 from server.ratelimit import RateLimiter
 from server.routes import auth, picker, sandbox, sandbox_api, static, unified, widget
 from server.services import Services
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/logos/{slug}.svg", static.Logos(catalog), methods=["GET"]),
         Route("/", static.home, methods=["GET"]),
         Route("/healthz", static.healthz, methods=["GET"]),
+        Route("/readyz", static.readyz, methods=["GET"]),
         Route("/widget/result", widget.result_channel, methods=["GET"]),
         Route("/picker", picker.picker, methods=["GET"]),
         Route("/auth/result", auth.show_result, methods=["GET"], name="auth_result"),
@@ -107,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 EdgeMiddleware,
                 max_body_bytes=settings.max_body_bytes,
                 passthrough_max_bytes=settings.passthrough_max_request_bytes,
+                proxies=TrustedProxies(parse_networks(settings.trusted_proxies)),
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from server.catalog.loader import load_catalog, validate_directory
 from server.crypto import Sealer
@@ -18,6 +17,7 @@ from server.db import workspaces as workspace_store
 from server.db.database import Database, close_database, open_database
 from server.db.migrations import migrate
 from server.errors import ConfigurationError, LatchkeyError
+from server.logs import configure_logging
 from server.settings import Settings
 
 T = TypeVar("T")
@@ -41,12 +41,35 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from server.app import create_app
 
-    app = create_app(settings)
-    # Our own access log (server.middleware) redacts query strings; uvicorn's would print them.
-    uvicorn.run(
-        app, host=args.host, port=args.port, access_log=False, log_level=settings.log_level.lower(), proxy_headers=False
-    )
+    workers = args.workers or settings.workers
+    # Our own access log (server.middleware) redacts query strings; uvicorn's would print them. Forwarded
+    # headers are read by server/proxies.py (LATCHKEY_TRUSTED_PROXIES), not by uvicorn. Logging is ours
+    # (server/logs.py): uvicorn installs no handlers of its own.
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "access_log": False,
+        "log_config": None,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": 30,
+    }
+    if workers > 1:
+        # Each worker process builds its own app from the same environment; they share the database,
+        # and the background tasks coordinate through row leases.
+        uvicorn.run("server.cli:worker_app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
     return 0
+
+
+def worker_app() -> Any:
+    """The app of one `latchkey serve --workers N` process (uvicorn imports this in each)."""
+    from server.app import create_app
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -336,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, help="processes sharing the database (default: LATCHKEY_WORKERS or 1)")
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
@@ -404,10 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
-        logging.getLogger().setLevel(settings.log_level.upper())  # LATCHKEY_LOG_LEVEL: the access log is INFO
+        configure_logging(settings.log_level, settings.log_format)  # LATCHKEY_LOG_LEVEL governs every logger
         command: Callable[[argparse.Namespace, Settings], int] = args.func  # set by build_parser
         return command(args, settings)
     except (ConfigurationError, LatchkeyError, ValueError) as exc:

@@ -12,6 +12,8 @@ with a browser's headers), against about 10 µs for all of a file served from me
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import time
 from urllib.parse import parse_qsl
 
@@ -20,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.error_responses import respond
 from server.errors import InvalidRequest
+from server.logs import REQUEST_ID
+from server.proxies import TrustedProxies
 from server.text import check_pairs, check_text
 
 access_logger = logging.getLogger("latchkey.access")
@@ -28,6 +32,7 @@ RawHeaders = list[tuple[bytes, bytes]]
 
 _FORM = b"application/x-www-form-urlencoded"
 PASSTHROUGH_PREFIXES = ("/api/v1/passthrough/", "/passthrough/")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 LOG_PATH = "latchkey.log_path"  # a route's own account of its path for the access log (passthrough)
 _TOO_LARGE = b'{"error": {"code": "payload_too_large", "message": "The request body is too large."}}'
 
@@ -35,10 +40,17 @@ _TOO_LARGE = b'{"error": {"code": "payload_too_large", "message": "The request b
 class EdgeMiddleware:
     """Logs, limits, checks and secures each HTTP request; other scopes pass through untouched."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, passthrough_max_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        passthrough_max_bytes: int | None = None,
+        proxies: TrustedProxies | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.passthrough_max_bytes = passthrough_max_bytes or max_body_bytes
+        self.proxies = proxies or TrustedProxies(())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,18 +58,24 @@ class EdgeMiddleware:
             return
         start = time.perf_counter()
         status = 500
+        # The client address and scheme, from a trusted proxy's headers: read once, here, by everything.
+        trusted = self.proxies.apply(scope) if self.proxies else False
+        request_id = request_id_of(scope, trusted)
+        id_header = (b"x-request-id", request_id.encode())
+        reset = REQUEST_ID.set(request_id)
 
         async def send_secured(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = with_security_headers(message.get("headers", []))
+                message["headers"] = [*with_security_headers(message.get("headers", [])), id_header]
             await send(message)
 
         try:
             await self._guarded(scope, receive, send_secured)
         finally:
             log_access(scope, status, start)
+            REQUEST_ID.reset(reset)
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         content_length, content_type = declared_body(scope.get("headers", []))
@@ -80,14 +98,35 @@ class EdgeMiddleware:
             await send_too_large(send)
 
 
+def request_id_of(scope: Scope, trusted: bool) -> str:
+    """A trusted proxy's X-Request-ID (so one ID follows the request through both logs), else a new one."""
+    if trusted:
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                text: str = value.decode("latin-1")
+                if _REQUEST_ID.fullmatch(text):
+                    return text
+    return secrets.token_hex(8)
+
+
 def log_access(scope: Scope, status: int, start: float) -> None:
-    """Method, path and status. Query strings carry codes and states: never logged."""
+    """Method, path, status, duration, and the client and scheme (a trusted proxy's, server/proxies.py).
+    Query strings carry codes and states: never logged."""
     if not access_logger.isEnabledFor(logging.INFO):
         return
     path = scope.get(LOG_PATH) or scope["path"]
     if path.startswith(PASSTHROUGH_PREFIXES) and LOG_PATH not in scope:
         path = path.split("/passthrough/")[0] + "/passthrough/…"  # a provider path can carry personal data
-    access_logger.info("%s %s %d %.1fms", scope["method"], path, status, (time.perf_counter() - start) * 1000)
+    client = scope.get("client")
+    access_logger.info(
+        "%s %s %d %.1fms from %s over %s",
+        scope["method"],
+        path,
+        status,
+        (time.perf_counter() - start) * 1000,
+        client[0] if client else "unknown",
+        scope.get("scheme", "http"),
+    )
 
 
 def with_security_headers(headers: RawHeaders) -> RawHeaders:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from server.logs import LOG_FORMATS
+from server.proxies import parse_networks
 from server.ratelimit import LIMIT_NAMES, LimitName, check_storage_url, parse_limit
 
 logger = logging.getLogger("latchkey.settings")
@@ -36,6 +38,11 @@ class Settings:
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "server" / "static"
     log_level: str = "INFO"
+    log_format: str = "text"  # or json: one object per line (server/logs.py)
+    # Reverse proxies whose X-Forwarded-For / -Proto (or Forwarded) and X-Request-ID are believed
+    # (server/proxies.py): addresses or CIDRs. Empty: the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    workers: int = 1  # `latchkey serve` processes sharing the database
     max_body_bytes: int = 65_536
     # Passthrough (server/passthrough/): the deadline of each call to a provider's API, and the caps
     # on the request body the host sends and the response body the provider answers (both streamed).
@@ -99,12 +106,18 @@ class Settings:
             "database_url": env.get("LATCHKEY_DATABASE_URL", f"sqlite:///{var_dir / 'latchkey.db'}"),
             "base_url": env.get("LATCHKEY_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
             "old_secret_keys": tuple(k for k in env.get("LATCHKEY_OLD_SECRET_KEYS", "").split(",") if k),
-            "log_level": env.get("LATCHKEY_LOG_LEVEL", "INFO"),
+            "log_level": env.get("LATCHKEY_LOG_LEVEL", "INFO").upper(),
+            "log_format": env.get("LATCHKEY_LOG_FORMAT", "text").lower(),
+            "trusted_proxies": tuple(
+                p.strip() for p in env.get("LATCHKEY_TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
         }
         if env.get("LATCHKEY_CATALOG_DIR"):
             kwargs["catalog_dir"] = Path(env["LATCHKEY_CATALOG_DIR"])
         if env.get("LATCHKEY_HTTP_TIMEOUT"):
             kwargs["http_timeout"] = float(env["LATCHKEY_HTTP_TIMEOUT"])
+        if env.get("LATCHKEY_WORKERS"):
+            kwargs["workers"] = int(env["LATCHKEY_WORKERS"])
         if env.get("LATCHKEY_PASSTHROUGH_TIMEOUT"):
             kwargs["passthrough_timeout"] = float(env["LATCHKEY_PASSTHROUGH_TIMEOUT"])
         if env.get("LATCHKEY_PASSTHROUGH_MAX_REQUEST_BYTES"):
@@ -157,6 +170,13 @@ class Settings:
             parse_limit(value, f"LATCHKEY_RATE_LIMIT_{name.upper()}")
         if settings.sign_in_max_failures < 1 or settings.sign_in_lockout < 1:
             raise ValueError("LATCHKEY_SIGN_IN_MAX_FAILURES and LATCHKEY_SIGN_IN_LOCKOUT must be at least 1")
+        parse_networks(settings.trusted_proxies)  # ValueError names a bad entry
+        if settings.log_format not in LOG_FORMATS:
+            raise ValueError(f"LATCHKEY_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+        if settings.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("LATCHKEY_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        if settings.workers < 1:
+            raise ValueError("LATCHKEY_WORKERS must be at least 1")
         return settings
 
 

@@ -1,7 +1,8 @@
 """Rate limits at the web edge: who a request counts against, and the 429 once that budget is spent.
 
-The client address is the TCP peer (`request.client.host`). Behind a reverse proxy that is the
-proxy itself, so every client shares one budget; trusting forwarded headers is a later change.
+The client address is `request.client.host`: the TCP peer, or — for a request from a trusted
+reverse proxy (LATCHKEY_TRUSTED_PROXIES) — the client it forwarded for, set once at the edge
+(server/proxies.py). A client cannot pick its own budget by sending X-Forwarded-For itself.
 """
 
 from __future__ import annotations

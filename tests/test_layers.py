@@ -28,6 +28,8 @@ LAYERS: dict[str, int] = {
     "ratelimit": 0,
     "http": 0,
     "text": 0,
+    "logs": 0,
+    "proxies": 0,
     "catalog": 1,
     "sandbox": 1,
     "db": 2,

@@ -139,3 +139,10 @@ async def migrate(database: Database) -> list[int]:
         logger.info("applied schema migration %s", version)
         applied.append(version)
     return applied
+
+
+async def pending(database: Database) -> list[int]:
+    """The migrations not applied yet (readiness: a process must not serve an older schema)."""
+    rows = await database.fetch_all(sa.select(tables.schema_migrations.c.version))
+    done = {row["version"] for row in rows}
+    return [version for version, _ in MIGRATIONS if version not in done]

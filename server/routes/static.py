@@ -20,6 +20,8 @@ from starlette.types import Receive, Scope, Send
 from server.assets import RECHECK_SECONDS, Asset, FileAsset, asset_of, send_asset
 from server.catalog.loader import Catalog, find_logo
 from server.catalog.models import Integration
+from server.db import migrations
+from server.db.database import database_unavailable
 from server.errors import ConfigurationError, NotFound
 from server.pages import render
 from server.services import services_of
@@ -35,6 +37,26 @@ async def home(request: Request) -> Response:
 async def healthz(request: Request) -> Response:
     await services_of(request).db.fetch_val("SELECT 1")
     return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready to serve: the database answers and every migration is applied. 503 otherwise, with why
+    (a load balancer keeps traffic away; nothing here is a secret)."""
+    try:
+        waiting = await migrations.pending(services_of(request).db)
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        return _not_ready("the database is unreachable")
+    if waiting:
+        return _not_ready(f"schema migrations pending: {', '.join(map(str, waiting))}")
+    return JSONResponse({"status": "ready"}, headers={"Cache-Control": "no-store"})
+
+
+def _not_ready(reason: str) -> Response:
+    return JSONResponse(
+        {"status": "unavailable", "reason": reason}, status_code=503, headers={"Cache-Control": "no-store"}
+    )
 
 
 class StaticFolder:

@@ -363,7 +363,7 @@ async def test_the_access_log_names_method_integration_and_status_never_the_quer
     assert answer.status_code == 200
     logged = "\n".join(r.getMessage() for r in caplog.records)
     access = [r.getMessage() for r in caplog.records if r.name == "latchkey.access"]
-    assert access == [f"POST /api/v1/passthrough/{connection_id}/… (hostile) 200 " + access[0].rsplit(" ", 1)[1]]
+    assert len(access) == 1 and access[0].startswith(f"POST /api/v1/passthrough/{connection_id}/… (hostile) 200 ")
     for canary in ("canary-path", "canary-query", "canary-body", API_KEY):
         assert canary not in logged
 
