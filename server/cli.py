@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from server.audit_actions import Actor
 from server.catalog.loader import load_catalog, validate_directory
 from server.crypto import Sealer
 from server.db import activations as activation_store
@@ -42,6 +43,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from server.app import create_app
 
     workers = args.workers or settings.workers
+    if workers > 1 and settings.metrics_on:
+        _multiprocess_metrics_dir()
     # Our own access log (server.middleware) redacts query strings; uvicorn's would print them. Forwarded
     # headers are read by server/proxies.py (LATCHKEY_TRUSTED_PROXIES), not by uvicorn. Logging is ours
     # (server/logs.py): uvicorn installs no handlers of its own.
@@ -61,6 +64,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     else:
         uvicorn.run(create_app(settings), **options)
     return 0
+
+
+def _multiprocess_metrics_dir() -> None:
+    """A fresh, empty folder where every worker writes its metric samples (prometheus-client's
+    multiprocess mode): in the environment before any worker imports prometheus_client, and new each
+    start so no sample of an earlier run is counted again."""
+    import os
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="latchkey-metrics-")
 
 
 def worker_app() -> Any:
@@ -101,7 +114,11 @@ def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(db: Database) -> workspace_store.CreatedWorkspace:
         return await workspace_store.create_workspace(
-            db, args.name, allowed_origins=args.origin or [], allowed_redirect_urls=args.redirect_url or []
+            db,
+            args.name,
+            allowed_origins=args.origin or [],
+            allowed_redirect_urls=args.redirect_url or [],
+            actor=Actor.cli(),
         )
 
     created = _run_db(settings, work)
@@ -121,7 +138,9 @@ def _add_member(settings: Settings, workspace_id: str, email: str, password: str
     generated = password is None
     password = passwords.generate_password() if password is None else password
     password_hash = passwords.hash_password(password)
-    member = _run_db(settings, lambda db: member_store.create_member(db, workspace_id, email, password_hash))
+    member = _run_db(
+        settings, lambda db: member_store.create_member(db, workspace_id, email, password_hash, actor=Actor.cli())
+    )
     print(f"member {member.email} of workspace {member.workspace_id} ({member.workspace_name})")
     print(f"  dashboard: {settings.base_url}/dashboard")
     if generated:
@@ -149,7 +168,7 @@ def cmd_workspace_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_key_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    key = _run_db(settings, lambda db: workspace_store.rotate_key(db, args.workspace, args.env))
+    key = _run_db(settings, lambda db: workspace_store.rotate_key(db, args.workspace, args.env, actor=Actor.cli()))
     print(f"new {args.env} secret key for {args.workspace}: {key}   (shown once; the old key no longer works)")
     return 0
 
@@ -201,7 +220,14 @@ def cmd_webhook_add(args: argparse.Namespace, settings: Settings) -> int:
     async def work(db: Database) -> webhook_store.CreatedEndpoint:
         await workspace_store.get_environment(db, args.workspace, args.env)
         return await webhook_store.create_endpoint(
-            db, sealer, args.workspace, args.env, url=url, events=events, description=args.description
+            db,
+            sealer,
+            args.workspace,
+            args.env,
+            url=url,
+            events=events,
+            description=args.description,
+            actor=Actor.cli(),
         )
 
     created = _run_db(settings, work)
@@ -225,7 +251,9 @@ def cmd_webhook_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_webhook_remove(args: argparse.Namespace, settings: Settings) -> int:
     from server.db import webhooks as webhook_store
 
-    removed = _run_db(settings, lambda db: webhook_store.delete_endpoint(db, args.workspace, args.env, args.id))
+    removed = _run_db(
+        settings, lambda db: webhook_store.delete_endpoint(db, args.workspace, args.env, args.id, actor=Actor.cli())
+    )
     print(f"removed webhook {removed.id} ({removed.url}) and its pending deliveries")
     return 0
 
@@ -262,12 +290,21 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
                 workspace_id=DEMO_WORKSPACE,
                 allowed_origins=DEMO_ORIGINS,
                 allowed_redirect_urls=DEMO_REDIRECTS,
+                actor=Actor.cli(),
             )
             keys = created.api_keys
         for slug in ("sandbox", "hubspot", "salesforce", "slack", "github", "stripe", "zendesk", "shopify"):
             if catalog.get(slug):
                 await activation_store.activate(
-                    db, sealer, DEMO_WORKSPACE, "sandbox", slug, client_id=None, client_secret=None, scopes=[]
+                    db,
+                    sealer,
+                    DEMO_WORKSPACE,
+                    "sandbox",
+                    slug,
+                    client_id=None,
+                    client_secret=None,
+                    scopes=[],
+                    actor=Actor.cli(),  # seeding again changes nothing, so records nothing
                 )
         password = await _demo_member(db, saved.get(DEMO_PASSWORD_FIELD))
         return keys, password, await _demo_connection(db, sealer, settings)
@@ -346,7 +383,9 @@ async def _demo_member(db: Database, remembered: str | None) -> str:
         return remembered
     password = passwords.generate_password()
     if record is None:
-        await member_store.create_member(db, DEMO_WORKSPACE, DEMO_MEMBER, passwords.hash_password(password))
+        await member_store.create_member(
+            db, DEMO_WORKSPACE, DEMO_MEMBER, passwords.hash_password(password), actor=Actor.cli()
+        )
     else:
         await member_store.set_password(db, record.member.id, passwords.hash_password(password))
     return password

@@ -1,9 +1,10 @@
 """Each vocabulary has one owner; these tests fail when a copy drifts from it.
 
-Error codes: server/errors.py. Webhook event types: server/event_types.py. Auth kinds:
-server/catalog/kinds.py. Languages: server/languages.py. The copies are found by reading the
-source (every `code=` literal, every `type=` given to record_event, the embed's latchkeyError
-calls), the generated regions of the docs and the widget, and the OpenAPI document.
+Error codes: server/errors.py. Webhook event types: server/event_types.py. Audit actions:
+server/audit_actions.py. Auth kinds: server/catalog/kinds.py. Languages: server/languages.py. The
+copies are found by reading the source (every `code=` literal, every `type=` given to record_event,
+every `action=` given to record_audit, the embed's latchkeyError calls), the generated regions of
+the docs and the widget, and the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import get_args
 import pytest
 
 from server.api.openapi import document
+from server.audit_actions import ACTOR_KINDS, AUDIT_ACTIONS, AuditActionName
 from server.catalog.kinds import API_AUTH_STYLES, AUTH_KINDS, FORM_KINDS, REDIRECT_KINDS, ApiAuthStyleName
 from server.catalog.loader import SCHEMA_PATH, load_catalog
+from server.dashboard.views.activity import ACTION_LABELS
 from server.dashboard.views.connections import EVENT_LABELS
 from server.dashboard.views.integrations import KIND_LABELS
 from server.dashboard.views.webhooks import EVENT_DESCRIPTIONS
@@ -194,6 +197,53 @@ def test_the_readmes_webhook_table_lists_the_webhook_event_types() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
     table = readme.split("| event | when | `data` |", 1)[1].split("\n\n", 1)[0]
     assert re.findall(r"^\| `([a-z_.]+)` \|", table, flags=re.M) == list(WEBHOOK_EVENT_TYPES)
+
+
+# --- audit actions (the activity log) -----------------------------------------------------------
+
+
+def recorded_audit_actions() -> set[tuple[str, str]]:
+    """(place, action) for every action given as a literal (or either branch of one) to record_audit."""
+    found: set[tuple[str, str]] = set()
+    for path, tree in _server_sources():
+        place = str(path.relative_to(PROJECT_ROOT))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", getattr(node.func, "id", "")) == "record_audit"
+            ):
+                for keyword in node.keywords:
+                    if keyword.arg == "action":
+                        value = keyword.value
+                        values = [value.body, value.orelse] if isinstance(value, ast.IfExp) else [value]
+                        found.update((place, v) for v in map(_literal, values) if v)
+    return found
+
+
+def test_the_audit_scan_finds_the_actions_it_should() -> None:
+    actions = {action for _, action in recorded_audit_actions()}
+    # A scan that found nothing would pass the next test vacuously.
+    assert {"environment.updated", "integration.activated", "api_key.rotated", "webhook.created"} <= actions
+
+
+def test_every_recorded_audit_action_is_registered() -> None:
+    unregistered = sorted((place, a) for place, a in recorded_audit_actions() if a not in AUDIT_ACTIONS)
+    assert unregistered == []
+
+
+def test_every_registered_audit_action_is_recorded_somewhere() -> None:
+    assert {action for _, action in recorded_audit_actions()} == set(AUDIT_ACTIONS)
+
+
+def test_the_audit_actions_and_their_literal_type_agree() -> None:
+    assert list(AUDIT_ACTIONS) == list(get_args(AuditActionName))
+
+
+def test_the_activity_page_and_the_openapi_document_use_the_one_list() -> None:
+    assert list(ACTION_LABELS) == list(AUDIT_ACTIONS)
+    schema = document("https://latchkey.example")["components"]["schemas"]["AuditEvent"]
+    assert schema["properties"]["action"]["enum"] == list(AUDIT_ACTIONS)
+    assert schema["properties"]["actor"]["properties"]["kind"]["enum"] == list(ACTOR_KINDS)
 
 
 # --- auth kinds -------------------------------------------------------------------------------

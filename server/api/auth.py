@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from server.audit_actions import Actor
 from server.crypto import hash_api_key
 from server.db.workspaces import Environment, environment_for_key
 from server.errors import Unauthorized
@@ -28,3 +29,8 @@ async def authenticate(request: Request) -> Environment:
         raise Unauthorized("This API key is not valid (it may have been rotated).", invalid_token=True)
     await limit(request, "api", hash_api_key(key.strip()))
     return env
+
+
+def key_actor(env: Environment) -> Actor:
+    """Who the activity log says made an API change: the key, by its stored non-secret prefix."""
+    return Actor.api_key(env.api_key_prefix)

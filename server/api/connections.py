@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.api.auth import authenticate
+from server.api.auth import authenticate, key_actor
 from server.api.validation import int_param, only_fields, opt_str_list, read_json
 from server.db import connections as connection_store
 from server.errors import Forbidden, InvalidRequest, NotFound
@@ -73,7 +73,9 @@ async def check_connection(request: Request) -> Response:
 async def delete_connection(request: Request) -> Response:
     """Revokes the tokens at the provider (best effort), then deletes: `connection.deleted` says how it went."""
     env = await authenticate(request)
-    await deletion.delete_connection(services_of(request), env.workspace_id, env.name, request.path_params["id"])
+    await deletion.delete_connection(
+        services_of(request), env.workspace_id, env.name, request.path_params["id"], actor=key_actor(env)
+    )
     return Response(status_code=204)
 
 

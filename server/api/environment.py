@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.api.auth import authenticate
+from server.api.auth import authenticate, key_actor
 from server.api.validation import only_fields, opt_bool, opt_str_list, read_json
 from server.db.workspaces import update_environment
 from server.errors import InvalidRequest
@@ -37,5 +37,6 @@ async def patch_environment(request: Request) -> Response:
         allowed_origins=[normalise_origin(o) or o for o in origins] if origins is not None else None,
         allowed_redirect_urls=urls,
         public_mode=opt_bool(data, "public_mode"),
+        actor=key_actor(env),
     )
     return JSONResponse({"data": updated.as_json()})

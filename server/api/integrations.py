@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.api.auth import authenticate
+from server.api.auth import authenticate, key_actor
 from server.api.validation import only_fields, opt_str, opt_str_list, read_json
 from server.catalog.models import Integration
 from server.catalog.scopes import UNIFIED_SCOPES
@@ -69,6 +69,7 @@ async def activate(request: Request) -> Response:
         client_id=client_id,
         client_secret=client_secret,
         scopes=list(scopes),
+        actor=key_actor(env),
     )
     return JSONResponse({"data": activation.as_json()})
 
@@ -77,7 +78,9 @@ async def deactivate(request: Request) -> Response:
     env = await authenticate(request)
     services = services_of(request)
     integration = _integration_or_404(request, env.name)
-    if not await activation_store.deactivate(services.db, env.workspace_id, env.name, integration.slug):
+    if not await activation_store.deactivate(
+        services.db, env.workspace_id, env.name, integration.slug, actor=key_actor(env)
+    ):
         raise NotFound(f"{integration.name} is not activated.", code="integration_not_active", status=404)
     return Response(status_code=204)
 

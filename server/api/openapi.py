@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from server.audit_actions import ACTOR_KINDS, AUDIT_ACTIONS
 from server.catalog.kinds import AUTH_KINDS
 from server.catalog.scopes import UNIFIED_SCOPES
 from server.errors import ERROR_CODES, codes_seen
@@ -200,6 +201,39 @@ def document(base_url: str) -> Schema:
             "last_error": {"type": ["string", "null"]},
             "created_at": {"type": "string", "format": "date-time"},
             "delivered_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    }
+    audit_action = {"type": "string", "enum": list(AUDIT_ACTIONS)}
+    schemas["AuditEvent"] = {
+        "type": "object",
+        "required": ["id", "environment", "action", "actor", "changes", "created_at"],
+        "properties": {
+            "id": {"type": "string", "description": "for `after`, to read the next page"},
+            "environment": {
+                "type": ["string", "null"],
+                "description": "null for an event of the whole workspace (a member added, the workspace created)",
+            },
+            "action": audit_action,
+            "actor": {
+                "type": "object",
+                "required": ["kind", "name"],
+                "properties": {
+                    "kind": {"type": "string", "enum": list(ACTOR_KINDS)},
+                    "name": {
+                        "type": "string",
+                        "description": "a member's e-mail, an API key's non-secret prefix (lk_sbx_ab12c…), "
+                        "or 'command line'",
+                    },
+                },
+            },
+            "changes": {
+                "type": "object",
+                "description": "what changed: {field: {before, after}} for a changed setting, or the plain "
+                "values of what was added or removed (integration, scopes, a webhook URL without its query "
+                "string, events…). Never a client secret (only set / changed / removed), API key, signing "
+                "secret or password.",
+            },
+            "created_at": {"type": "string", "format": "date-time"},
         },
     }
     paths = {
@@ -486,6 +520,43 @@ def document(base_url: str) -> Schema:
             "delete": {
                 "summary": "Remove a webhook endpoint and its pending deliveries",
                 "responses": {"204": {"description": "Removed"}, **_ERRORS},
+            },
+        },
+        "/api/v1/audit-events": {
+            "get": {
+                "summary": "The environment's activity log, newest first: who changed its configuration, and what",
+                "description": "Allowlists and public mode, embed settings, integrations, API key rotations, "
+                "webhook endpoints and connection deletions of this key's environment, and the workspace's own "
+                "events (members added). Made through the API, the dashboard or the command line.",
+                "parameters": [
+                    {
+                        "name": "action",
+                        "in": "query",
+                        "description": "only these actions (repeat it, or separate them with commas)",
+                        "style": "form",
+                        "explode": True,
+                        "schema": {"type": "array", "items": audit_action},
+                    },
+                    {
+                        "name": "after",
+                        "in": "query",
+                        "description": "the next_after of the previous page",
+                        "schema": {"type": "string"},
+                    },
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "data": {"type": "array", "items": _ref("AuditEvent")},
+                                "next_after": {"type": ["string", "null"]},
+                            },
+                        }
+                    ),
+                    **_ERRORS,
+                },
             },
         },
         "/api/v1/webhooks/{id}/deliveries": {

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route
 
-from server.api import connections, environment, integrations, openapi, passthrough, sessions, webhooks
+from server.api import audit, connections, environment, integrations, openapi, passthrough, sessions, webhooks
 
 _v1 = [
     Route("/openapi.json", openapi.openapi, methods=["GET"]),
@@ -26,6 +26,7 @@ _v1 = [
     Route("/webhooks", webhooks.create_webhook, methods=["POST"]),
     Route("/webhooks/{id}", webhooks.delete_webhook, methods=["DELETE"]),
     Route("/webhooks/{id}/deliveries", webhooks.list_deliveries, methods=["GET"]),
+    Route("/audit-events", audit.list_audit_events, methods=["GET"]),
 ]
 
 # One mount: a request elsewhere is told apart from the API by one prefix match, not one per route.

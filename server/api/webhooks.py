@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.api.auth import authenticate
+from server.api.auth import authenticate, key_actor
 from server.api.validation import int_param, only_fields, opt_str, opt_str_list, read_json
 from server.db import webhooks as webhook_store
 from server.lifecycle.urls import check_webhook_url
@@ -34,6 +34,7 @@ async def create_webhook(request: Request) -> Response:
         url=url,
         events=events,
         description=opt_str(data, "description", max_len=200),
+        actor=key_actor(env),
     )
     body = {**created.endpoint.as_json(), "secret": created.secret}
     return JSONResponse({"data": body}, status_code=201, headers={"Cache-Control": "no-store"})
@@ -41,7 +42,9 @@ async def create_webhook(request: Request) -> Response:
 
 async def delete_webhook(request: Request) -> Response:
     env = await authenticate(request)
-    await webhook_store.delete_endpoint(services_of(request).db, env.workspace_id, env.name, request.path_params["id"])
+    await webhook_store.delete_endpoint(
+        services_of(request).db, env.workspace_id, env.name, request.path_params["id"], actor=key_actor(env)
+    )
     return Response(status_code=204)
 
 

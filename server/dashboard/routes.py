@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from server.dashboard.views import account, api_keys, connections, embed, integrations, webhooks
+from server.dashboard.views import account, activity, api_keys, connections, embed, integrations, webhooks
 
 ENV = "/dashboard/{env}"
 
@@ -32,4 +32,5 @@ dashboard_routes = [
     Route(f"{ENV}/webhooks", webhooks.create, methods=["POST"]),
     Route(f"{ENV}/webhooks/{{id}}", webhooks.detail, methods=["GET"]),
     Route(f"{ENV}/webhooks/{{id}}/delete", webhooks.delete, methods=["POST"]),
+    Route(f"{ENV}/activity", activity.show, methods=["GET"]),
 ]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from server.crypto import Sealer
+from server.audit_actions import Actor
+from server.crypto import Sealer, UnreadableSecret
+from server.db.audit import diff, mask, record_audit, secret_change
 from server.db.clock import utcnow
 from server.db.database import Database
 from server.db.statements import Row
@@ -67,7 +70,10 @@ async def activate(
     client_id: str | None,
     client_secret: str | None,
     scopes: list[str],
+    actor: Actor | None = None,
 ) -> Activation:
+    """Activate, or change an activation in place. With an `actor`, the activity log records it:
+    `integration.activated`, or `integration.updated` with what changed (nothing: no event)."""
     now = utcnow()
     secret_enc = (
         sealer.seal(client_secret.encode(), _aad(workspace_id, environment, integration)) if client_secret else None
@@ -79,9 +85,7 @@ async def activate(
         "updated_at": now,
     }
     async with db.transaction():
-        existing = await db.fetch_one(
-            sa.select(activations.c.integration).where(_key(workspace_id, environment, integration))
-        )
+        existing = await db.fetch_one(sa.select(activations).where(_key(workspace_id, environment, integration)))
         if existing:
             await db.execute(activations.update().where(_key(workspace_id, environment, integration)).values(**values))
         else:
@@ -94,15 +98,91 @@ async def activate(
                     **values,
                 )
             )
+        if actor is not None:
+            await _audit_activation(
+                db, sealer, existing, values, client_secret, actor, workspace_id, environment, integration
+            )
     found = await get_activation(db, workspace_id, environment, integration)
     assert found is not None
     return found
 
 
-async def deactivate(db: Database, workspace_id: str, environment: str, integration: str) -> bool:
-    found = await get_activation(db, workspace_id, environment, integration)
-    await db.execute(activations.delete().where(_key(workspace_id, environment, integration)))
-    return found is not None
+async def _audit_activation(
+    db: Database,
+    sealer: Sealer,
+    existing: Row | None,
+    values: dict[str, Any],
+    client_secret: str | None,
+    actor: Actor,
+    workspace_id: str,
+    environment: str,
+    integration: str,
+) -> None:
+    """What an activation changed, from non-secret values: the secret only as set / changed / removed."""
+    scopes = json.loads(values["scopes"])
+    if existing is None:
+        changes: dict[str, Any] = {"integration": integration, "scopes": scopes}
+        if values["client_id"]:
+            changes["client_id"] = mask(values["client_id"])
+        if client_secret:
+            changes["client_secret"] = "set"
+        await record_audit(
+            db,
+            workspace_id=workspace_id,
+            environment=environment,
+            action="integration.activated",
+            actor=actor,
+            changes=changes,
+        )
+        return
+    old_secret_enc = existing["client_secret_enc"]
+    replaced = False
+    if old_secret_enc is not None and client_secret:
+        # Compared in memory only, to say "changed" or not; neither value leaves this function.
+        try:
+            old_secret = sealer.open(str(old_secret_enc), _aad(workspace_id, environment, integration))
+            replaced = not hmac.compare_digest(old_secret, client_secret.encode())
+        except UnreadableSecret:
+            replaced = True  # sealed with a key no longer configured: the new one replaces it
+    changes = diff(
+        scopes=(json.loads(existing["scopes"]), scopes),
+        client_id=(mask(existing["client_id"]), mask(values["client_id"])),
+    )
+    if existing["client_id"] != values["client_id"] and "client_id" not in changes:
+        changes["client_id"] = "changed"  # two IDs that mask alike
+    secret = secret_change(old_secret_enc is not None, bool(client_secret), replaced)
+    if secret:
+        changes["client_secret"] = secret
+    if changes:
+        await record_audit(
+            db,
+            workspace_id=workspace_id,
+            environment=environment,
+            action="integration.updated",
+            actor=actor,
+            changes={"integration": integration, **changes},
+        )
+
+
+async def deactivate(
+    db: Database, workspace_id: str, environment: str, integration: str, *, actor: Actor | None = None
+) -> bool:
+    """False when it was not active. With an `actor`, the activity log records what was removed."""
+    async with db.transaction():
+        found = await get_activation(db, workspace_id, environment, integration)
+        if found is None:
+            return False
+        await db.execute(activations.delete().where(_key(workspace_id, environment, integration)))
+        if actor is not None:
+            await record_audit(
+                db,
+                workspace_id=workspace_id,
+                environment=environment,
+                action="integration.deactivated",
+                actor=actor,
+                changes={"integration": integration, "scopes": list(found.scopes)},
+            )
+    return True
 
 
 # Every flow start and callback reads its activation: statements built once.

@@ -8,6 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from server.audit_actions import Actor
+from server.db.audit import diff, record_audit
 from server.db.clock import utcnow
 from server.db.database import Database
 from server.db.statements import Row
@@ -60,7 +62,27 @@ async def get_embed_settings(db: Database, workspace_id: str, environment: str) 
     return _row(row) if row else EmbedSettings(workspace_id=workspace_id, environment=environment)
 
 
-async def save_embed_settings(db: Database, settings: EmbedSettings) -> EmbedSettings:
+# The settings the activity log compares, in the order the embed page shows them.
+AUDITED_FIELDS = (
+    "mode",
+    "success_url",
+    "failure_url",
+    "scopes",
+    "categories",
+    "integrations",
+    "theme",
+    "accent",
+    "lang",
+)
+
+
+def _audited(settings: EmbedSettings) -> dict[str, Any]:
+    values = {name: getattr(settings, name) for name in AUDITED_FIELDS}
+    return {name: list(v) if isinstance(v, tuple) else v for name, v in values.items()}
+
+
+async def save_embed_settings(db: Database, settings: EmbedSettings, *, actor: Actor | None = None) -> EmbedSettings:
+    """With an `actor`, the activity log records what changed (`embed.updated`; nothing: no event)."""
     values: dict[str, Any] = {
         "success_url": settings.success_url,
         "failure_url": settings.failure_url,
@@ -74,10 +96,8 @@ async def save_embed_settings(db: Database, settings: EmbedSettings) -> EmbedSet
         "updated_at": utcnow(),
     }
     async with db.transaction():
-        exists = await db.fetch_one(
-            sa.select(embed_settings.c.workspace_id).where(_key(settings.workspace_id, settings.environment))
-        )
-        if exists:
+        before = await get_embed_settings(db, settings.workspace_id, settings.environment)
+        if before.saved:
             await db.execute(
                 embed_settings.update().where(_key(settings.workspace_id, settings.environment)).values(**values)
             )
@@ -86,5 +106,16 @@ async def save_embed_settings(db: Database, settings: EmbedSettings) -> EmbedSet
                 embed_settings.insert().values(
                     workspace_id=settings.workspace_id, environment=settings.environment, **values
                 )
+            )
+        old, new = _audited(before), _audited(settings)
+        changes = diff(**{name: (old[name], new[name]) for name in AUDITED_FIELDS})
+        if actor is not None and changes:
+            await record_audit(
+                db,
+                workspace_id=settings.workspace_id,
+                environment=settings.environment,
+                action="embed.updated",
+                actor=actor,
+                changes=changes,
             )
     return await get_embed_settings(db, settings.workspace_id, settings.environment)

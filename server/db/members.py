@@ -17,7 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from server.audit_actions import Actor
 from server.crypto import random_id
+from server.db.audit import record_audit
 from server.db.clock import as_utc, required_utc, utcnow
 from server.db.database import Database
 from server.db.statements import Row
@@ -81,22 +83,35 @@ def _member(row: Row) -> Member:
     )
 
 
-async def create_member(db: Database, workspace_id: str, email: str, password_hash: str) -> Member:
+async def create_member(
+    db: Database, workspace_id: str, email: str, password_hash: str, *, actor: Actor | None = None
+) -> Member:
+    """With an `actor`, the activity log of the workspace records the new member's e-mail."""
     email = normalise_email(email)
-    if await db.fetch_one(sa.select(workspaces.c.id).where(workspaces.c.id == workspace_id)) is None:
-        raise NotFound(f"No workspace {workspace_id!r}.")
-    if await db.fetch_one(sa.select(members.c.id).where(members.c.email == email)) is not None:
-        raise Conflict(f"{email} is already a member (of this or another workspace).", code="member_exists")
     member_id = random_id("mem", 9)
-    await db.execute(
-        members.insert().values(
-            id=member_id,
-            workspace_id=workspace_id,
-            email=email,
-            password_hash=password_hash,
-            created_at=utcnow(),
+    async with db.transaction():
+        if await db.fetch_one(sa.select(workspaces.c.id).where(workspaces.c.id == workspace_id)) is None:
+            raise NotFound(f"No workspace {workspace_id!r}.")
+        if await db.fetch_one(sa.select(members.c.id).where(members.c.email == email)) is not None:
+            raise Conflict(f"{email} is already a member (of this or another workspace).", code="member_exists")
+        await db.execute(
+            members.insert().values(
+                id=member_id,
+                workspace_id=workspace_id,
+                email=email,
+                password_hash=password_hash,
+                created_at=utcnow(),
+            )
         )
-    )
+        if actor is not None:
+            await record_audit(
+                db,
+                workspace_id=workspace_id,
+                environment=None,
+                action="member.added",
+                actor=actor,
+                changes={"email": email},
+            )
     found = await get_member(db, member_id)
     assert found is not None
     return found

@@ -106,7 +106,19 @@ def _v5(dialect: Dialect) -> list[str]:
     return _added_in(5, dialect) + _new_tables(5, dialect, "sign_in_failures")
 
 
-MIGRATIONS: list[tuple[int, Callable[[Dialect], list[str]]]] = [(1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5)]
+def _v6(dialect: Dialect) -> list[str]:
+    """The activity log: who changed an environment's configuration, and what changed."""
+    return _added_in(6, dialect) + _new_tables(6, dialect, "audit_events")
+
+
+MIGRATIONS: list[tuple[int, Callable[[Dialect], list[str]]]] = [
+    (1, _v1),
+    (2, _v2),
+    (3, _v3),
+    (4, _v4),
+    (5, _v5),
+    (6, _v6),
+]
 
 
 def dialect_for(database: Database) -> Dialect:

@@ -295,3 +295,27 @@ sign_in_failures = sa.Table(
 )
 
 sa.Index("ix_sign_in_failures_last_failed", sign_in_failures.c.last_failed_at, info=_V5)
+
+# ---- Schema version 6: the activity log (audit events) -----------------------------------------
+
+_V6 = {"since": 6}
+
+# Who changed a workspace environment's configuration, when, and what changed (server/db/audit.py).
+# `seq` orders the log (newest first: seq descending); `id` is the public ID and paging cursor, so
+# the log shows no count of other workspaces' events. `changes` is JSON and never holds a secret.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(40), nullable=False, unique=True),
+    sa.Column("workspace_id", sa.String(40), sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("environment", sa.String(20), nullable=True),  # NULL: the whole workspace (a member, the workspace)
+    sa.Column("action", sa.String(40), nullable=False),  # server/audit_actions.py
+    sa.Column("actor_kind", sa.String(10), nullable=False),  # member | api_key | cli
+    sa.Column("actor", sa.String(254), nullable=False),  # an e-mail, an API key's prefix, or "command line"
+    sa.Column("changes", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    info=_V6,
+)
+
+sa.Index("ix_audit_events_workspace", audit_events.c.workspace_id, audit_events.c.seq, info=_V6)

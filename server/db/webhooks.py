@@ -22,7 +22,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from server.audit_actions import Actor
 from server.crypto import Sealer, random_id
+from server.db.audit import record_audit, url_without_query
 from server.db.clock import as_utc, required_utc, utcnow
 from server.db.database import Database
 from server.db.statements import Row
@@ -179,28 +181,45 @@ async def create_endpoint(
     url: str,
     events: tuple[str, ...],
     description: str | None = None,
+    actor: Actor | None = None,
 ) -> CreatedEndpoint:
-    """Store an endpoint (the URL already checked: server/lifecycle/urls.py)."""
-    count = await db.fetch_val(
-        sa.select(sa.func.count()).select_from(webhook_endpoints).where(_scoped(workspace_id, environment))
-    )
-    if count >= MAX_ENDPOINTS_PER_ENVIRONMENT:
-        raise InvalidRequest(f"An environment can have at most {MAX_ENDPOINTS_PER_ENVIRONMENT} webhook endpoints.")
+    """Store an endpoint (the URL already checked: server/lifecycle/urls.py). With an `actor`, the
+    activity log records it: the URL without its query string, never the signing secret."""
     endpoint_id = random_id("whep", 12)
     secret = new_secret()
     now = utcnow()
-    await db.execute(
-        webhook_endpoints.insert().values(
-            id=endpoint_id,
-            workspace_id=workspace_id,
-            environment=environment,
-            url=url,
-            events=json.dumps(list(events)),
-            description=description,
-            secret_enc=sealer.seal(secret.encode(), _secret_aad(endpoint_id)),
-            created_at=now,
+    async with db.transaction():
+        count = await db.fetch_val(
+            sa.select(sa.func.count()).select_from(webhook_endpoints).where(_scoped(workspace_id, environment))
         )
-    )
+        if count >= MAX_ENDPOINTS_PER_ENVIRONMENT:
+            raise InvalidRequest(f"An environment can have at most {MAX_ENDPOINTS_PER_ENVIRONMENT} webhook endpoints.")
+        await db.execute(
+            webhook_endpoints.insert().values(
+                id=endpoint_id,
+                workspace_id=workspace_id,
+                environment=environment,
+                url=url,
+                events=json.dumps(list(events)),
+                description=description,
+                secret_enc=sealer.seal(secret.encode(), _secret_aad(endpoint_id)),
+                created_at=now,
+            )
+        )
+        if actor is not None:
+            await record_audit(
+                db,
+                workspace_id=workspace_id,
+                environment=environment,
+                action="webhook.created",
+                actor=actor,
+                changes={
+                    "endpoint_id": endpoint_id,
+                    "url": url_without_query(url),
+                    "events": list(events),
+                    "description": description,
+                },
+            )
     endpoint = WebhookEndpoint(endpoint_id, workspace_id, environment, url, tuple(events), description, now)
     return CreatedEndpoint(endpoint=endpoint, secret=secret)
 
@@ -223,12 +242,27 @@ async def get_endpoint(db: Database, workspace_id: str, environment: str, endpoi
     return _endpoint(row)
 
 
-async def delete_endpoint(db: Database, workspace_id: str, environment: str, endpoint_id: str) -> WebhookEndpoint:
-    """Delete the endpoint and its deliveries, pending ones included."""
-    endpoint = await get_endpoint(db, workspace_id, environment, endpoint_id)
+async def delete_endpoint(
+    db: Database, workspace_id: str, environment: str, endpoint_id: str, *, actor: Actor | None = None
+) -> WebhookEndpoint:
+    """Delete the endpoint and its deliveries, pending ones included (recorded with an `actor`)."""
     async with db.transaction():
+        endpoint = await get_endpoint(db, workspace_id, environment, endpoint_id)
         await db.execute(webhook_deliveries.delete().where(webhook_deliveries.c.endpoint_id == endpoint_id))
         await db.execute(webhook_endpoints.delete().where(webhook_endpoints.c.id == endpoint_id))
+        if actor is not None:
+            await record_audit(
+                db,
+                workspace_id=workspace_id,
+                environment=environment,
+                action="webhook.deleted",
+                actor=actor,
+                changes={
+                    "endpoint_id": endpoint_id,
+                    "url": url_without_query(endpoint.url),
+                    "events": list(endpoint.events),
+                },
+            )
     return endpoint
 
 
@@ -301,6 +335,20 @@ async def next_attempt_at(db: Database, *, now: datetime) -> datetime | None:
         )
     )
     return as_utc(value)
+
+
+async def outbox_state(db: Database, *, now: datetime) -> tuple[int, float]:
+    """(deliveries pending, seconds the oldest due one has waited past its time — 0 when none is due),
+    across every workspace: what /metrics reports of the outbox."""
+    pending = webhook_deliveries.c.status == "pending"
+    backlog = await db.fetch_val(sa.select(sa.func.count()).select_from(webhook_deliveries).where(pending))
+    oldest = await db.fetch_val(
+        sa.select(sa.func.min(webhook_deliveries.c.next_attempt_at)).where(
+            pending, webhook_deliveries.c.next_attempt_at <= now
+        )
+    )
+    oldest_at = as_utc(oldest) if oldest is not None else None
+    return int(backlog or 0), max(0.0, (now - oldest_at).total_seconds()) if oldest_at else 0.0
 
 
 async def claim(

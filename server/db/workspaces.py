@@ -8,7 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from server.audit_actions import Actor
 from server.crypto import hash_api_key, new_api_key, random_id
+from server.db.audit import diff, record_audit
 from server.db.clock import utcnow
 from server.db.database import Database
 from server.db.statements import Row
@@ -82,8 +84,12 @@ async def create_workspace(
     allowed_origins: list[str] | None = None,
     allowed_redirect_urls: list[str] | None = None,
     workspace_id: str | None = None,
+    actor: Actor | None = None,
 ) -> CreatedWorkspace:
-    """Create a workspace with both environments; the API keys are returned once, stored hashed."""
+    """Create a workspace with both environments; the API keys are returned once, stored hashed.
+
+    With an `actor`, the activity log records who created it (`workspace.created`).
+    """
     now = utcnow()
     ws_id = workspace_id or random_id("ws", 9)
     keys: dict[str, str] = {}
@@ -103,6 +109,19 @@ async def create_workspace(
                     public_mode=(env == "sandbox"),
                     updated_at=now,
                 )
+            )
+        if actor is not None:
+            await record_audit(
+                db,
+                workspace_id=ws_id,
+                environment=None,
+                action="workspace.created",
+                actor=actor,
+                changes={
+                    "name": name,
+                    "allowed_origins": list(allowed_origins or []),
+                    "allowed_redirect_urls": list(allowed_redirect_urls or []),
+                },
             )
     return CreatedWorkspace(id=ws_id, name=name, api_keys=keys)
 
@@ -132,14 +151,25 @@ async def get_environment(db: Database, workspace_id: str, name: str) -> Environ
     return _row_to_env(row)
 
 
-async def rotate_key(db: Database, workspace_id: str, env: str) -> str:
-    await get_environment(db, workspace_id, env)
+async def rotate_key(db: Database, workspace_id: str, env: str, *, actor: Actor | None = None) -> str:
+    """A new key for the environment (returned once, stored hashed); the old one stops at once."""
     key = new_api_key(env)
-    await db.execute(
-        environments.update()
-        .where(environments.c.workspace_id == workspace_id, environments.c.name == env)
-        .values(api_key_hash=hash_api_key(key), api_key_prefix=key[:12], updated_at=utcnow())
-    )
+    async with db.transaction():
+        before = await get_environment(db, workspace_id, env)
+        await db.execute(
+            environments.update()
+            .where(environments.c.workspace_id == workspace_id, environments.c.name == env)
+            .values(api_key_hash=hash_api_key(key), api_key_prefix=key[:12], updated_at=utcnow())
+        )
+        if actor is not None:
+            await record_audit(
+                db,
+                workspace_id=workspace_id,
+                environment=env,
+                action="api_key.rotated",
+                actor=actor,
+                changes={"api_key_prefix": {"before": before.api_key_prefix, "after": key[:12]}},
+            )
     return key
 
 
@@ -151,7 +181,9 @@ async def update_environment(
     allowed_origins: list[str] | None = None,
     allowed_redirect_urls: list[str] | None = None,
     public_mode: bool | None = None,
+    actor: Actor | None = None,
 ) -> Environment:
+    """Set what is given; with an `actor`, the activity log records what changed (nothing: no event)."""
     values: dict[str, Any] = {"updated_at": utcnow()}
     if allowed_origins is not None:
         values["allowed_origins"] = json.dumps(allowed_origins)
@@ -159,9 +191,26 @@ async def update_environment(
         values["allowed_redirect_urls"] = json.dumps(allowed_redirect_urls)
     if public_mode is not None:
         values["public_mode"] = public_mode
-    await db.execute(
-        environments.update()
-        .where(environments.c.workspace_id == workspace_id, environments.c.name == env)
-        .values(**values)
-    )
-    return await get_environment(db, workspace_id, env)
+    async with db.transaction():
+        before = await get_environment(db, workspace_id, env)
+        await db.execute(
+            environments.update()
+            .where(environments.c.workspace_id == workspace_id, environments.c.name == env)
+            .values(**values)
+        )
+        after = await get_environment(db, workspace_id, env)
+        changes = diff(
+            allowed_origins=(list(before.allowed_origins), list(after.allowed_origins)),
+            allowed_redirect_urls=(list(before.allowed_redirect_urls), list(after.allowed_redirect_urls)),
+            public_mode=(before.public_mode, after.public_mode),
+        )
+        if actor is not None and changes:
+            await record_audit(
+                db,
+                workspace_id=workspace_id,
+                environment=env,
+                action="environment.updated",
+                actor=actor,
+                changes=changes,
+            )
+    return after

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 
+from server.audit_actions import Actor
 from server.db import connections as store
 from server.db import events
+from server.db.audit import record_audit
 from server.db.connections import Connection, CredentialsUnreadable
 from server.errors import LatchkeyError
 from server.flow.context import FlowContext
@@ -23,9 +25,12 @@ logger = logging.getLogger("latchkey.lifecycle")
 
 
 async def delete_connection(
-    services: Services, workspace_id: str, environment: str, connection_id: str
+    services: Services, workspace_id: str, environment: str, connection_id: str, *, actor: Actor
 ) -> tuple[Connection, Revocation]:
-    """Revoke, then delete (404 for another environment's ID); returns the connection and the revocation."""
+    """Revoke, then delete (404 for another environment's ID); returns the connection and the revocation.
+
+    The activity log records who deleted it, in the transaction that deletes it.
+    """
     connection = await store.get_connection(services.db, workspace_id, environment, connection_id)
     revocation = await revoke_at_provider(services, connection)
     async with services.db.transaction():
@@ -40,6 +45,19 @@ async def delete_connection(
             type="connection.deleted",
             detail=f"Revocation at the provider: {revocation}.",
             revocation=revocation,
+        )
+        await record_audit(
+            services.db,
+            workspace_id=workspace_id,
+            environment=environment,
+            action="connection.deleted",
+            actor=actor,
+            changes={
+                "connection_id": deleted.id,
+                "integration": deleted.integration,
+                "external_xref": deleted.external_xref,
+                "revocation": revocation,
+            },
         )
     return deleted, revocation
 

@@ -198,7 +198,7 @@ async def test_version_5_adds_the_sign_in_lockout_table_and_keeps_the_members(
         ws = await workspace_store.create_workspace(db, "Old")
         member = await member_store.create_member(db, ws.id, "ada@example.com", "scrypt$hash")
         monkeypatch.undo()
-        assert await migrations.migrate(db) == [5]
+        assert await migrations.migrate(db) == [v for v, _ in migrations.MIGRATIONS if v >= 5]  # 5 and later
         assert await member_store.get_member(db, member.id) == member
         now = utcnow()
         for _ in range(2):

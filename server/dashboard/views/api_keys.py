@@ -17,6 +17,6 @@ async def show(dash: Dash) -> Response:
 async def rotate(dash: Dash) -> Response:
     """The old key stops working at once. The new one is in this response only (no-store), never in
     a redirect, a cookie or the database (which keeps its SHA-256)."""
-    key = await rotate_key(dash.db, dash.workspace_id, dash.env.name)
+    key = await rotate_key(dash.db, dash.workspace_id, dash.env.name, actor=dash.actor)
     dash.env = await get_environment(dash.db, dash.workspace_id, dash.env.name)
     return page(dash, "api_keys.html", {"new_key": key})

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from server.audit_actions import Actor
 from server.dashboard import auth
 from server.dashboard.forms import Form
 from server.db.database import Database
@@ -25,6 +26,7 @@ SECTIONS = (
     ("embed", "Embed"),
     ("api-keys", "API keys"),
     ("webhooks", "Webhooks"),
+    ("activity", "Activity"),
 )
 
 # The dashboard frames its own picker preview and posts its forms to itself; nothing else.
@@ -56,6 +58,11 @@ class Dash:
     @property
     def env_name(self) -> str:
         return self.env.name
+
+    @property
+    def actor(self) -> Actor:
+        """Who the activity log says made a change from this page: the signed-in member."""
+        return Actor.member(self.session.member.email)
 
     def url(self, *parts: str, **query: Any) -> str:
         path = "/".join(["/dashboard", self.env.name, *parts])

@@ -162,7 +162,7 @@ async def detail(dash: Dash) -> Response:
 @member_view("connections")
 async def delete(dash: Dash) -> Response:
     connection, revocation = await deletion.delete_connection(
-        dash.services, dash.workspace_id, dash.env.name, dash.request.path_params["id"]
+        dash.services, dash.workspace_id, dash.env.name, dash.request.path_params["id"], actor=dash.actor
     )
     return redirect(
         dash,

@@ -114,15 +114,17 @@ async def save(dash: Dash) -> Response:
         if url and not url_allowed(url, redirect_urls):
             redirect_urls.append(url)
             added.append(url)
-    await update_environment(
-        dash.db,
-        dash.workspace_id,
-        dash.env.name,
-        allowed_origins=origins,
-        allowed_redirect_urls=redirect_urls,
-        public_mode=public_mode,
-    )
-    await save_embed_settings(dash.db, settings)
+    async with dash.db.transaction():  # one form, one commit: both changes and their activity log
+        await update_environment(
+            dash.db,
+            dash.workspace_id,
+            dash.env.name,
+            allowed_origins=origins,
+            allowed_redirect_urls=redirect_urls,
+            public_mode=public_mode,
+            actor=dash.actor,
+        )
+        await save_embed_settings(dash.db, settings, actor=dash.actor)
     message = "Embed settings saved; the snippets below use them."
     if added:
         message += f" Added {', '.join(added)} to the allowed redirect URLs."

@@ -164,6 +164,7 @@ async def save(dash: Dash) -> Response:
         client_id=client_id or None,
         client_secret=client_secret or None,
         scopes=scopes,
+        actor=dash.actor,
     )
     message = (
         f"{integration.name}: changes saved."
@@ -200,6 +201,7 @@ async def quick_activate(dash: Dash) -> Response:
         client_id=None,
         client_secret=None,
         scopes=[],
+        actor=dash.actor,
     )
     return redirect(dash, back, f"{integration.name} is active in {dash.env.name.capitalize()}.")
 
@@ -207,7 +209,9 @@ async def quick_activate(dash: Dash) -> Response:
 @member_view("integrations")
 async def deactivate(dash: Dash) -> Response:
     integration = integration_or_404(dash, dash.request.path_params["slug"])
-    if not await activation_store.deactivate(dash.db, dash.workspace_id, dash.env.name, integration.slug):
+    if not await activation_store.deactivate(
+        dash.db, dash.workspace_id, dash.env.name, integration.slug, actor=dash.actor
+    ):
         raise NotFound(f"{integration.name} is not active in {dash.env.name}.")
     return redirect(
         dash,

@@ -58,6 +58,7 @@ async def create(dash: Dash) -> Response:
                 url=url,
                 events=tuple(events),
                 description=description,
+                actor=dash.actor,
             )
         except InvalidRequest as exc:
             form.errors["url"] = exc.message
@@ -94,6 +95,6 @@ async def detail(dash: Dash) -> Response:
 @member_view("webhooks")
 async def delete(dash: Dash) -> Response:
     endpoint = await webhook_store.delete_endpoint(
-        dash.db, dash.workspace_id, dash.env.name, dash.request.path_params["id"]
+        dash.db, dash.workspace_id, dash.env.name, dash.request.path_params["id"], actor=dash.actor
     )
     return redirect(dash, dash.url("webhooks"), f"Removed the endpoint {endpoint.url} and its pending deliveries.")
