@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from server import metrics
 from server.addresses import guarded_transport
 from server.api.routes import routes as api_routes
 from server.api.routes import unified_routes
@@ -22,11 +23,12 @@ from server.db.migrations import migrate
 from server.error_responses import EXCEPTION_HANDLERS
 from server.http import OutboundHTTP
 from server.lifecycle.tasks import BackgroundTasks
-from server.middleware import EdgeMiddleware
+from server.middleware import EdgeMiddleware, route_templates
 from server.pages import make_templates
 from server.proxies import TrustedProxies, parse_networks
 from server.ratelimit import RateLimiter
 from server.routes import auth, picker, sandbox, sandbox_api, static, unified, widget
+from server.routes.metrics import metrics_endpoint, serve_port
 from server.services import Services
 from server.settings import Settings
 from server.signing import Signer
@@ -64,6 +66,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             typed_host_http=typed_host_http,
             limiter=RateLimiter(settings.rate_limit_storage, settings.rate_limits),
         )
+        metrics_server = None
+        if settings.metrics_on:
+            metrics.enable()
+            if settings.metrics_port is not None:
+                metrics_server = await serve_port(app.state.services, settings.metrics_host, settings.metrics_port)
         background = app.state.background = BackgroundTasks(app.state.services)
         if settings.background_tasks:
             background.start()  # token refresh ahead of expiry, webhook deliveries
@@ -71,6 +78,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.close()
             await background.stop()
             await http.aclose()
             await typed_host_http.aclose()
@@ -86,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/", static.home, methods=["GET"]),
         Route("/healthz", static.healthz, methods=["GET"]),
         Route("/readyz", static.readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/widget/result", widget.result_channel, methods=["GET"]),
         Route("/picker", picker.picker, methods=["GET"]),
         Route("/auth/result", auth.show_result, methods=["GET"], name="auth_result"),
@@ -110,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_body_bytes=settings.max_body_bytes,
                 passthrough_max_bytes=settings.passthrough_max_request_bytes,
                 proxies=TrustedProxies(parse_networks(settings.trusted_proxies)),
+                route_templates=route_templates(routes),
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,

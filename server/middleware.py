@@ -15,11 +15,14 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
+from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server import metrics
 from server.error_responses import respond
 from server.errors import InvalidRequest
 from server.logs import REQUEST_ID
@@ -46,8 +49,10 @@ class EdgeMiddleware:
         max_body_bytes: int,
         passthrough_max_bytes: int | None = None,
         proxies: TrustedProxies | None = None,
+        route_templates: dict[int, str] | None = None,
     ) -> None:
         self.app = app
+        self.route_templates = route_templates or {}
         self.max_body_bytes = max_body_bytes
         self.passthrough_max_bytes = passthrough_max_bytes or max_body_bytes
         self.proxies = proxies or TrustedProxies(())
@@ -75,6 +80,9 @@ class EdgeMiddleware:
             await self._guarded(scope, receive, send_secured)
         finally:
             log_access(scope, status, start)
+            if metrics.enabled():
+                route = self.route_templates.get(id(scope.get("route")), metrics.UNMATCHED)
+                metrics.request(route, scope["method"], status, time.perf_counter() - start)
             REQUEST_ID.reset(reset)
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -96,6 +104,18 @@ class EdgeMiddleware:
             await self.app(scope, replay, send)
         except BodyTooLarge:
             await send_too_large(send)
+
+
+def route_templates(routes: Iterable[BaseRoute], prefix: str = "") -> dict[int, str]:
+    """Each route's full path template ({id}, never a value), by the route object the router puts in
+    the scope: the only route label /metrics uses."""
+    found: dict[int, str] = {}
+    for route in routes:
+        path = prefix + getattr(route, "path", "")
+        if isinstance(route, Mount):
+            found.update(route_templates(route.routes, path))
+        found[id(route)] = re.sub(r":\w+}", "}", path)
+    return found
 
 
 def request_id_of(scope: Scope, trusted: bool) -> str:

@@ -43,6 +43,10 @@ class Settings:
     # (server/proxies.py): addresses or CIDRs. Empty: the TCP peer is the client.
     trusted_proxies: tuple[str, ...] = ()
     workers: int = 1  # `latchkey serve` processes sharing the database
+    # /metrics (server/metrics.py): off unless a Bearer token protects it or it has a port of its own.
+    metrics_token: str | None = None
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"  # the address the metrics port listens on (0.0.0.0 in a container)
     max_body_bytes: int = 65_536
     # Passthrough (server/passthrough/): the deadline of each call to a provider's API, and the caps
     # on the request body the host sends and the response body the provider answers (both streamed).
@@ -78,6 +82,10 @@ class Settings:
     sign_in_max_failures: int = 5
     sign_in_lockout: int = 900
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def metrics_on(self) -> bool:
+        return self.metrics_token is not None or self.metrics_port is not None
 
     @property
     def origin(self) -> str:
@@ -116,6 +124,12 @@ class Settings:
             kwargs["catalog_dir"] = Path(env["LATCHKEY_CATALOG_DIR"])
         if env.get("LATCHKEY_HTTP_TIMEOUT"):
             kwargs["http_timeout"] = float(env["LATCHKEY_HTTP_TIMEOUT"])
+        if env.get("LATCHKEY_METRICS_TOKEN"):
+            kwargs["metrics_token"] = env["LATCHKEY_METRICS_TOKEN"]
+        if env.get("LATCHKEY_METRICS_PORT"):
+            kwargs["metrics_port"] = int(env["LATCHKEY_METRICS_PORT"])
+        if env.get("LATCHKEY_METRICS_HOST"):
+            kwargs["metrics_host"] = env["LATCHKEY_METRICS_HOST"]
         if env.get("LATCHKEY_WORKERS"):
             kwargs["workers"] = int(env["LATCHKEY_WORKERS"])
         if env.get("LATCHKEY_PASSTHROUGH_TIMEOUT"):
@@ -175,6 +189,8 @@ class Settings:
             raise ValueError(f"LATCHKEY_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
         if settings.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("LATCHKEY_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        if settings.metrics_token is not None and len(settings.metrics_token) < 16:
+            raise ValueError("LATCHKEY_METRICS_TOKEN must be at least 16 characters")
         if settings.workers < 1:
             raise ValueError("LATCHKEY_WORKERS must be at least 1")
         return settings

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from server import metrics
 from server.errors import RateLimited
 from server.ratelimit import LimitName
 from server.services import services_of
@@ -22,4 +23,5 @@ async def limit(request: Request, name: LimitName, key: str | None = None) -> No
     """Count this request against `name` for `key` (the client address unless given); raise when over."""
     retry_after = await services_of(request).limiter.hit(name, client_address(request) if key is None else key)
     if retry_after is not None:
+        metrics.rate_limited(name)
         raise RateLimited(retry_after)

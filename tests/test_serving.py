@@ -32,6 +32,9 @@ pytestmark = pytest.mark.skipif(
     "Postgres connections, which SQLite has no server to do",
 )
 ROOT = Path(__file__).resolve().parents[1]
+PUBLIC = "https://latchkey.example"
+METRICS_TOKEN = "metrics-token-of-the-served-test"
+DONE = "http://host.test/done"
 
 
 @dataclass
@@ -76,12 +79,13 @@ def served(tmp_path: Path) -> Iterator[Served]:
         **os.environ,
         "LATCHKEY_SECRET_KEY": SECRET,
         "LATCHKEY_DATABASE_URL": database_url,
-        "LATCHKEY_BASE_URL": "https://latchkey.example",  # the public URL: TLS ends at the proxy
+        "LATCHKEY_BASE_URL": PUBLIC,  # the public URL: TLS ends at the proxy
         "LATCHKEY_TRUSTED_PROXIES": "127.0.0.2",
         "LATCHKEY_LOG_FORMAT": "json",
         "LATCHKEY_LOG_LEVEL": "DEBUG",
         "LATCHKEY_VAR_DIR": str(tmp_path / "var"),
         "LATCHKEY_BACKGROUND_TASKS": "on",
+        "LATCHKEY_METRICS_TOKEN": METRICS_TOKEN,
     }
     cli(env, "migrate")
     port = free_port()
@@ -120,10 +124,47 @@ def from_address(address: str) -> httpx.Client:
     return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10)
 
 
-def test_two_workers_behind_a_trusted_proxy_log_json_with_request_ids_and_follow_the_database(
+def sandbox_flow_through(proxy: str, workspace_id: str) -> str:
+    """A whole sandbox flow through the proxy, as a browser at the public URL would make it (the
+    binding cookie is `Secure`, so it is carried by hand over the test's plain-http hop)."""
+    cookies: dict[str, str] = {}
+
+    def get(url: str, **kwargs: object) -> httpx.Response:
+        answer = httpx.request(
+            str(kwargs.pop("method", "GET")),
+            url.replace(PUBLIC, proxy),
+            headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())},
+            timeout=10,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        for header in answer.headers.get_list("set-cookie"):
+            name, _, rest = header.partition("=")
+            cookies[name] = rest.split(";", 1)[0]
+        return answer
+
+    page = get(f"{proxy}/picker?workspace={workspace_id}&env=sandbox&external_xref=u&mode=redirect&success_url={DONE}")
+    link = page.text.split('href="/auth/sandbox/start?ctx=', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    start = get(f"{proxy}/auth/sandbox/start?ctx={link}")
+    assert start.status_code == 302 and start.headers["location"].startswith(PUBLIC), start.text
+    consent = get(start.headers["location"])
+    request_token = consent.text.split('name="request" value="', 1)[1].split('"', 1)[0]
+    decided = get(
+        f"{proxy}/sandbox/oauth/decide", method="POST", data={"request": request_token, "decision": "approve"}
+    )
+    back = get(decided.headers["location"])
+    assert back.status_code == 302 and back.headers["location"].startswith(DONE), back.text
+    return back.headers["location"]
+
+
+def counter(text: str, name: str, integration: str) -> float:
+    match = re.search(rf'^{name}{{integration="{integration}"}} (\S+)$', text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_two_workers_behind_a_trusted_proxy_log_json_with_request_ids_count_flows_and_follow_the_database(
     served: Served,
 ) -> None:
-    out = cli(served.env, "workspace", "create", "--name", "Served")
+    out = cli(served.env, "workspace", "create", "--name", "Served", "--redirect-url", DONE)
     key = re.search(r"sandbox\s+secret key: (\S+)", out)
     assert key is not None
     auth = {"Authorization": f"Bearer {key.group(1)}"}
@@ -145,6 +186,21 @@ def test_two_workers_behind_a_trusted_proxy_log_json_with_request_ids_and_follow
             f"{served.direct}/healthz", headers={"X-Forwarded-For": "203.0.113.66", "X-Forwarded-Proto": "https"}
         )
         assert spoofed.status_code == 200 and not spoofed.headers["x-request-id"].startswith("proxy-")
+
+    workspace = re.search(r"^workspace (\S+)", out, re.M)
+    assert workspace is not None
+    activated = httpx.put(f"{served.proxy.url}/api/v1/integrations/sandbox", headers=auth, json={}, timeout=10)
+    assert activated.status_code == 200, activated.text
+    sandbox_flow_through(served.proxy.url, workspace.group(1))
+    scraped = [
+        httpx.get(f"{served.proxy.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10)
+        for _ in range(4)  # whichever worker answers, it reads every worker's samples
+    ]
+    for answer in scraped:
+        assert answer.status_code == 200
+        assert counter(answer.text, "latchkey_flows_started_total", "sandbox") == 1
+        assert counter(answer.text, "latchkey_flows_completed_total", "sandbox") == 1
+    assert httpx.get(f"{served.proxy.url}/metrics", timeout=10).status_code == 401
 
     outage = PostgresOutage(served.database_url)
     outage.begin()

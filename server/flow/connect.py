@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from server import metrics
 from server.catalog.models import Integration
 from server.db import connections as connection_store
 from server.db import events
@@ -97,6 +98,7 @@ async def store_connection(
             "The connection could not be saved, so the authorization was undone. Please try again.",
             code="server_error",
         ) from exc
+    metrics.flow_completed(integration.slug)
     return saved.connection.id
 
 
@@ -148,6 +150,7 @@ async def record_failure(
     services: Services, ctx: FlowContext, integration: Integration, code: ErrorCodeName, detail: str | None = None
 ) -> None:
     """The `auth.failed` event. Never raises: the host is told of the failure even when this cannot be written."""
+    metrics.flow_failed(integration.slug, code)
     try:
         await events.record_event(
             services.db,

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
+from server import metrics
 from server.catalog.models import Integration
 from server.db import activations as activation_store
 from server.db import events
@@ -102,6 +103,7 @@ async def open_flow(
 
 
 async def record_started(services: Services, ctx: FlowContext, integration: Integration) -> None:
+    metrics.flow_started(integration.slug)
     await events.record_event(
         services.db,
         workspace_id=ctx.workspace_id,

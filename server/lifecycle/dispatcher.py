@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from standardwebhooks import Webhook
 
+from server import metrics
 from server.crypto import Sealer
 from server.db import webhooks as store
 from server.db.clock import utcnow
@@ -90,6 +91,7 @@ class WebhookDispatcher:
                 error = exc.message
             if status is not None and 200 <= status < 300:
                 await store.mark_delivered(self._db, claimed.id, status_code=status, now=utcnow())
+                metrics.delivered("delivered")
                 logger.info("delivered webhook %s (attempt %d)", claimed.id, claimed.attempts)
                 return
             delay = delivery_retry_delay(self._schedule, claimed.attempts)
@@ -102,6 +104,7 @@ class WebhookDispatcher:
                 error=error or f"HTTP {status}",
                 next_attempt_at=next_at,
             )
+            metrics.delivered("retrying" if next_at else "failed")
             logger.warning(
                 "webhook %s attempt %d failed (%s); %s",
                 claimed.id,

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from server import metrics
 from server.catalog.models import Integration, OAuth2Spec
 from server.db import connections as store
 from server.db import events
@@ -229,10 +230,16 @@ async def _refresh_holding_lease(
             async with asyncio.timeout(max(1.0, lease - 5)):
                 tokens = await _request(services, state, integration)
         except TimeoutError:
-            return await _failed(services, state, ProviderUnavailable("The provider did not answer in time."))
+            failed = await _failed(services, state, ProviderUnavailable("The provider did not answer in time."))
+            metrics.refreshed(failed.outcome)
+            return failed
         except LatchkeyError as exc:
-            return await _failed(services, state, exc)
-        return await _refreshed(services, state, tokens)
+            failed = await _failed(services, state, exc)
+            metrics.refreshed(failed.outcome)
+            return failed
+        done = await _refreshed(services, state, tokens)
+        metrics.refreshed(done.outcome)
+        return done
     finally:
         await store.release_refresh_lease(services.db, connection_id, token)
 
