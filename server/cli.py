@@ -59,7 +59,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     }
     if workers > 1:
         # Each worker process builds its own app from the same environment; they share the database,
-        # and the background tasks coordinate through row leases.
+        # and the background tasks coordinate through row leases. Migrated once here, first.
+        _run_db(settings, _nothing)
         uvicorn.run("server.cli:worker_app", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
@@ -85,11 +86,12 @@ def worker_app() -> Any:
     return create_app(settings)
 
 
-def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(db: Database) -> None:
-        return None
+async def _nothing(db: Database) -> None:
+    return None
 
-    _run_db(settings, work)
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    _run_db(settings, _nothing)
     print("database is up to date")
     return 0
 

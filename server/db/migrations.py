@@ -132,24 +132,33 @@ def dialect_for(database: Database) -> Dialect:
     return sqlite.dialect()
 
 
+# Any number of processes may start at once (`latchkey serve --workers N`, several instances): the
+# whole run is one transaction, on Postgres under this advisory lock, on SQLite under its one
+# writer lock (BEGIN IMMEDIATE), so the second process to get there finds the work done.
+_MIGRATION_LOCK = 0x4C61_7463  # "Latc"
+
+
 async def migrate(database: Database) -> list[int]:
-    """Apply pending migrations; return the versions applied."""
+    """Apply pending migrations, all in one transaction; return the versions applied."""
     dialect = dialect_for(database)
-    await database.execute(str(CreateTable(tables.schema_migrations, if_not_exists=True).compile(dialect=dialect)))
-    rows = await database.fetch_all(sa.select(tables.schema_migrations.c.version))
-    done = {row["version"] for row in rows}
     applied = []
-    for version, build in MIGRATIONS:
-        if version in done:
-            continue
-        async with database.transaction():
+    async with database.transaction():
+        if database.dialect == "postgresql":
+            await database.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+        await database.execute(str(CreateTable(tables.schema_migrations, if_not_exists=True).compile(dialect=dialect)))
+        rows = await database.fetch_all(sa.select(tables.schema_migrations.c.version))
+        done = {row["version"] for row in rows}
+        for version, build in MIGRATIONS:
+            if version in done:
+                continue
             for statement in build(dialect):
                 await database.execute(statement)
             await database.execute(
                 tables.schema_migrations.insert().values(version=version, applied_at=datetime.now(UTC))
             )
+            applied.append(version)
+    for version in applied:
         logger.info("applied schema migration %s", version)
-        applied.append(version)
     return applied
 
 

@@ -69,3 +69,23 @@ async def test_a_version_1_database_upgrades_in_place(tmp_path: Path, monkeypatc
         assert versions == [v for v, _ in migrations.MIGRATIONS]
     finally:
         await close_database(db)
+
+
+async def test_processes_starting_at_once_apply_each_migration_exactly_once(tmp_path: Path) -> None:
+    """`latchkey serve --workers N` and several instances start together on a fresh database."""
+    import asyncio
+
+    url = harness.test_database_url(tmp_path)
+    handles = [open_database(url) for _ in range(4)]
+    for handle in handles:
+        await handle.connect()
+    try:
+        results = await asyncio.gather(*(migrations.migrate(handle) for handle in handles))
+        applied = sorted(v for result in results for v in result)
+        assert applied == [version for version, _ in migrations.MIGRATIONS]  # each once, by one of them
+        rows = await handles[0].fetch_all(sa.select(schema_migrations.c.version))
+        assert sorted(r["version"] for r in rows) == applied
+        assert await migrations.pending(handles[1]) == []
+    finally:
+        for handle in handles:
+            await close_database(handle)
