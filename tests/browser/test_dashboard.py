@@ -178,7 +178,7 @@ def test_sign_in_with_the_keyboard_and_sign_out(page: Page, dash: Dash) -> None:
 
 def test_the_environment_switcher_changes_every_page(signed_in: Page, dash: Dash) -> None:
     page = signed_in
-    for section in ("integrations", "connections", "embed", "api-keys", "webhooks"):
+    for section in ("integrations", "connections", "embed", "api-keys", "webhooks", "activity"):
         page.goto(dash.url(f"/sandbox/{section}"))
         page.get_by_role("navigation", name="Environment").get_by_role("link", name="Production").click()
         page.wait_for_url(dash.url(f"/production/{section}"))
@@ -391,6 +391,7 @@ def _pages(dash: Dash) -> dict[str, str]:
         "api-keys": "/sandbox/api-keys",
         "webhooks": "/sandbox/webhooks",
         "webhook": f"/sandbox/webhooks/{hooks[0]['id']}",
+        "activity": "/sandbox/activity",
         "not-found": "/sandbox/connections/conn_nothing_here",
     }
 
