@@ -73,7 +73,7 @@ async def passthrough(request: Request) -> Response:
     connection_id, path = split_raw_path(request.scope)
     if not connection_id:
         raise NotFound("No connection ID in the passthrough path.")
-    request.scope[LOG_PATH] = f"{request.scope['path'].split(_MARK)[0]}{_MARK}{connection_id}/…"
+    _log_as(request, connection_id)
     length = request.headers.get("content-length")
     call = Call(
         method=request.method,
@@ -85,13 +85,20 @@ async def passthrough(request: Request) -> Response:
         chunked="chunked" in request.headers.get("transfer-encoding", "").lower(),
     )
     relayed = await forward(services_of(request), env, connection_id, call)
-    request.scope[LOG_PATH] = f"{request.scope['path'].split(_MARK)[0]}{_MARK}{connection_id}/… ({relayed.integration})"
+    _log_as(request, connection_id, relayed.integration)
     if relayed.content is not None:
         await relayed.aclose()
         whole = Response(relayed.content, status_code=relayed.status)
         whole.raw_headers = _raw(relayed.headers)  # the provider's own Content-Length, for these very bytes
         return whole
     return RelayedResponse(relayed)
+
+
+def _log_as(request: Request, connection_id: str, integration: str | None = None) -> None:
+    """What the access log prints for this call: the route, the connection, its integration — never
+    the provider path, which can carry personal data."""
+    prefix = request.scope["path"].split(_MARK)[0]
+    request.scope[LOG_PATH] = f"{prefix}{_MARK}{connection_id}/…" + (f" ({integration})" if integration else "")
 
 
 def _raw(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

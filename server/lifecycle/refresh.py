@@ -183,7 +183,9 @@ async def refresh(services: Services, connection_id: str, *, margin: timedelta |
             task = asyncio.ensure_future(_refresh_holding_lease(services, connection_id, token, margin, lease))
             _inflight.add(task)
             task.add_done_callback(_inflight.discard)
-            return await asyncio.shield(task)
+            attempt = await asyncio.shield(task)
+            metrics.refreshed(attempt.outcome)  # the lease holder's attempt: once however many waited
+            return attempt
         await asyncio.sleep(pause)
         pause = min(pause * 2, _POLL_MAX)
         state = await _load(services, connection_id)
@@ -230,16 +232,10 @@ async def _refresh_holding_lease(
             async with asyncio.timeout(max(1.0, lease - 5)):
                 tokens = await _request(services, state, integration)
         except TimeoutError:
-            failed = await _failed(services, state, ProviderUnavailable("The provider did not answer in time."))
-            metrics.refreshed(failed.outcome)
-            return failed
+            return await _failed(services, state, ProviderUnavailable("The provider did not answer in time."))
         except LatchkeyError as exc:
-            failed = await _failed(services, state, exc)
-            metrics.refreshed(failed.outcome)
-            return failed
-        done = await _refreshed(services, state, tokens)
-        metrics.refreshed(done.outcome)
-        return done
+            return await _failed(services, state, exc)
+        return await _refreshed(services, state, tokens)
     finally:
         await store.release_refresh_lease(services.db, connection_id, token)
 

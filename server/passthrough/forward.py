@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -250,11 +250,16 @@ def _media_type(headers: list[tuple[str, str]]) -> str:
     return ""
 
 
+def _connection_listed(headers: Iterable[tuple[str, str]]) -> set[str]:
+    """The headers a `Connection` header names: hop-by-hop for this message, never relayed."""
+    return {t.strip().lower() for n, v in headers if n.lower() == "connection" for t in v.split(",") if t.strip()}
+
+
 def forwarded_headers(call_headers: list[tuple[str, str]], target: Target) -> list[tuple[str, str]]:
     """The host's headers the provider may see, the integration's fixed ones it did not set, the credential."""
     credential = target.credential[0].lower() if target.credential else None
     fixed = {name.lower(): (name, value) for name, value in target.headers.items()}
-    listed = {t.strip().lower() for n, v in call_headers if n.lower() == "connection" for t in v.split(",")}
+    listed = _connection_listed(call_headers)
     kept: list[tuple[str, str]] = []
     for name, value in call_headers:
         lower = name.lower()
@@ -296,10 +301,11 @@ async def _relayed(
     services: Services, response: httpx.Response, connection: Connection, integration: Integration, deadline: float
 ) -> Relayed:
     cap = services.settings.passthrough_max_response_bytes
-    declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap:
+    length = response.headers.get("content-length", "")
+    declared = int(length) if length.isdigit() else None
+    if declared is not None and declared > cap:
         raise ProviderError(f"The provider's answer is larger than {cap} bytes.")
-    listed = {t.strip().lower() for t in response.headers.get("connection", "").split(",") if t.strip()}
+    listed = _connection_listed(response.headers.multi_items())
     headers = [
         (name, value)
         for name, value in response.headers.multi_items()
@@ -310,7 +316,7 @@ async def _relayed(
     headers += [("Latchkey-Connection-Id", connection.id), ("Latchkey-Integration", integration.slug)]
     body = _relay_body(response, deadline, cap)
     content = None
-    if declared is not None and declared.isdigit() and int(declared) <= WHOLE_BYTES:
+    if declared is not None and declared <= WHOLE_BYTES:
         # Most API answers: read before the answer starts, so a provider that breaks off is still a
         # clean 502/504 for the host, and the answer goes out in one piece.
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import re
-import string
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit
@@ -19,7 +18,7 @@ from urllib.parse import quote, unquote_plus, urlsplit
 from server.catalog.models import ApiSpec, Integration
 from server.errors import Conflict, VariableInvalid
 from server.flow.oauth1 import signed_api_header
-from server.flow.templating import render_url
+from server.flow.templating import placeholders, render_url
 
 _TOKEN = re.compile(r"[A-Za-z0-9._~-]{1,200}")
 
@@ -46,12 +45,8 @@ class Consumer:
     secret: str
 
 
-def _names(template: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
-
-
 def _fill(template: str, values: dict[str, str], what: str) -> str:
-    missing = [name for name in _names(template) if name not in values]
+    missing = [name for name in placeholders(template) if name not in values]
     if missing:
         raise ConnectionIncomplete(f"The connection has no {missing[0]!r}, which its {what} needs; re-authorize it.")
     return template.format(**values)
@@ -77,7 +72,7 @@ def base_url(api: ApiSpec, metadata: dict[str, Any]) -> str:
     """The integration's API base for this connection, its host guarded."""
     template = api.base_url
     values: dict[str, str] = {}
-    for index, name in enumerate(_names(template)):
+    for index, name in enumerate(placeholders(template)):
         raw = metadata.get(name)
         if raw is None or raw == "":
             raise ConnectionIncomplete(
