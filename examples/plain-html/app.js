@@ -1,6 +1,6 @@
 /* The example's own script: open the picker three ways, and show what comes back. */
 (function () {
-  var LATCHKEY = document.body.getAttribute("data-latchkey");
+  var LATCHKEY = document.body.getAttribute("data-latchkey-url");
   var WORKSPACE = document.body.getAttribute("data-workspace");
   // In a real app this is your signed-in user's ID; Latchkey files connections under it.
   var USER_ID = "plain-demo-user";

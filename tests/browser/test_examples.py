@@ -91,6 +91,25 @@ def serve_directory(directory: Path, port: int) -> http.server.ThreadingHTTPServ
     return server
 
 
+def frames_of(page: Page, demo: Demo) -> list[str]:
+    """Each frame the page holds, once the page has settled; fails on a broken or unintended one.
+
+    A frame Chromium refused to show (a CSP frame-ancestors refusal, an unreachable address) is
+    left on chrome-error://; a frame of Latchkey's that shows an error page has `data-error-code`.
+    """
+    page.wait_for_load_state("networkidle")
+    urls = []
+    for frame in page.main_frame.child_frames:
+        assert not frame.url.startswith("chrome-error:"), f"{page.url} holds a frame the browser refused: {frame.url}"
+        assert frame.url.startswith(demo.base + "/picker?"), f"{page.url} holds an unintended frame: {frame.url}"
+        assert frame.locator("[data-error-code]").count() == 0, (
+            f"{page.url} holds a frame with an error page: {frame.locator('[data-error-code]').first.text_content()}"
+        )
+        frame.locator("a.lk-item").first.wait_for(timeout=10_000)
+        urls.append(frame.url)
+    return urls
+
+
 def approve_in_popup(page: Page, opener: Callable[[], object], pick: str | None = "sandbox") -> None:
     """Open the popup, pick an integration in it (unless an inline picker already did), approve."""
     with page.expect_popup() as popup_info:
@@ -154,6 +173,7 @@ def test_vite_example_connects_through_a_sandbox_popup(
     page.goto(vite_sites[app] + "/")
     button = page.get_by_role("button", name="Connect an integration")
     button.and_(page.locator(":enabled")).wait_for(timeout=10_000)  # enabled once embed.js has loaded
+    assert frames_of(page, demo) == []
     approve_in_popup(page, button.click)
     item = page.locator("#connections li[data-connection-id]").first
     item.wait_for(timeout=10_000)
@@ -161,6 +181,16 @@ def test_vite_example_connects_through_a_sandbox_popup(
     stored = {c["id"]: c for c in connections_of(demo, xref)}
     assert connection_id in stored and stored[connection_id]["integration"] == "sandbox"
     assert page.locator("#problem").count() == 0
+
+
+@pytest.mark.parametrize("app", ["react", "vue"])
+def test_vite_example_inline_picker_is_its_only_frame(
+    demo: Demo, page: Page, vite_sites: dict[str, str], app: str
+) -> None:
+    page.goto(vite_sites[app] + "/")
+    page.click("#toggle-inline")
+    page.frame_locator("#inline iframe").locator("a.lk-item").first.wait_for(timeout=10_000)
+    assert len(frames_of(page, demo)) == 1
 
 
 # -- plain HTML -----------------------------------------------------------------------------------
@@ -185,6 +215,19 @@ def listed_connection(page: Page, how: str) -> str:
     connection_id = item.get_attribute("data-connection-id")
     assert connection_id is not None
     return connection_id
+
+
+@pytest.mark.parametrize(("name", "inline_pickers"), [("index.html", 0), ("declarative.html", 1)])
+def test_every_plain_html_page_holds_only_its_intended_frames(
+    demo: Demo, page: Page, plain_site: str, name: str, inline_pickers: int
+) -> None:
+    assert {p.name for p in (EXAMPLES / "plain-html").glob("*.html")} == {"index.html", "declarative.html"}
+    page.goto(f"{plain_site}/{name}")
+    assert len(frames_of(page, demo)) == inline_pickers
+    if name == "index.html":  # its inline picker is one click away
+        page.click("#toggle-inline")
+        page.frame_locator("#inline-picker iframe").locator("a.lk-item").first.wait_for(timeout=10_000)
+        assert len(frames_of(page, demo)) == 1
 
 
 def test_plain_html_popup_shows_the_connection(demo: Demo, page: Page, plain_site: str) -> None:

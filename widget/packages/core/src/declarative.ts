@@ -28,9 +28,21 @@ export function optionsFromElement(element: HTMLElement): LatchkeyOptions {
 
 const mounted = new WeakSet<Element>();
 
+/**
+ * Whether `[data-latchkey]` on this element asks for an inline picker: only a bare attribute (or
+ * `data-latchkey="inline"`) on an element inside the body does. A value is configuration a page keeps
+ * for its own script (`<body data-latchkey="https://…">`), and the document's own elements never
+ * hold a picker, so neither mounts a frame that has no environment or end-user.
+ */
+export function wantsInlinePicker(element: HTMLElement): boolean {
+  const value = element.getAttribute('data-latchkey');
+  if (value !== '' && value !== 'inline') return false;
+  return element !== document.body && element !== document.documentElement && element.tagName !== 'HEAD';
+}
+
 export function mountAll(): void {
   document.querySelectorAll<HTMLElement>('[data-latchkey]').forEach((element) => {
-    if (mounted.has(element)) return;
+    if (mounted.has(element) || !wantsInlinePicker(element)) return;
     mounted.add(element);
     mount(element, optionsFromElement(element));
   });

@@ -97,4 +97,19 @@ describe('data-latchkey', () => {
     expect(pickerParams(frames[1].src).get('session')).toBe('cs_1');
     expect(pickerParams(frames[1].src).get('mode')).toBe('inline');
   });
+
+  it('mounts nothing for the body or for a data-latchkey that holds a value', () => {
+    document.body.setAttribute('data-latchkey', BASE);
+    document.documentElement.setAttribute('data-latchkey', '');
+    document.body.innerHTML = `<div id="config" data-latchkey="${BASE}" data-workspace="ws_1"></div>
+      <div id="inline" data-latchkey="inline" data-base-url="${BASE}" data-workspace="ws_1"></div>`;
+    try {
+      mountAll();
+      expect(document.querySelectorAll('iframe')).toHaveLength(1);
+      expect(document.querySelector('#inline > iframe')).not.toBeNull();
+    } finally {
+      document.body.removeAttribute('data-latchkey');
+      document.documentElement.removeAttribute('data-latchkey');
+    }
+  });
 });
