@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import socket
 import sqlite3
 from collections.abc import Mapping
@@ -16,6 +18,9 @@ from starlette.types import ExceptionHandler
 
 from server.db.database import database_unavailable
 from server.errors import ErrorCodeName, LatchkeyError, RateLimited, ServiceUnavailable, Unauthorized
+from server.flow.context import THEMES
+from server.flow.result import opening_failed
+from server.i18n import requested_lang
 from server.pages import render
 
 logger = logging.getLogger("latchkey.errors")
@@ -39,15 +44,50 @@ def json_error(code: ErrorCodeName, message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def error_page(request: Request, code: ErrorCodeName, message: str, status: int) -> Response:
-    return render(request, "error.html", {"error_code": code, "error_message": message}, status=status)
+_ACCENT = re.compile(r"^[0-9a-fA-F]{6}$")
+
+# A host origin allowed to hear why a picker could not open, and the nonce of its embed script
+# (server/flow/opening.failure_audience decides).
+Audience = tuple[str, str | None]
 
 
-def respond(request: Request, error: LatchkeyError) -> Response:
+def error_page(
+    request: Request, code: ErrorCodeName, message: str, status: int, *, audience: Audience | None = None
+) -> Response:
+    """An error page in the `lang` and `theme` the request asks for (else the browser's language).
+
+    With an audience, the page also posts `connection.failed` to that origin (its opener, or its
+    parent in inline mode, which alone may frame it)."""
+    params = request.query_params
+    theme, accent = params.get("theme"), (params.get("accent") or "").lstrip("#")
+    mode = params.get("mode") or "popup"
+    context: dict[str, Any] = {
+        "error_code": code,
+        "error_message": message,
+        "lang": requested_lang(params.get("lang")) or "",
+        "theme": theme if theme in THEMES else "auto",
+        "accent": accent if _ACCENT.match(accent) else None,
+        "payload_json": "",
+        "host_origin": "",
+        "mode": mode,
+    }
+    if audience is not None:
+        origin, nonce = audience
+        state = params.get("state")
+        state = state if state and len(state) <= 512 else None
+        context.update(
+            payload_json=json.dumps(opening_failed(nonce, state, code, message)),
+            host_origin=origin,
+        )
+    frame_ancestors = (audience[0],) if audience is not None and mode == "inline" else ()
+    return render(request, "error.html", context, status=status, frame_ancestors=frame_ancestors)
+
+
+def respond(request: Request, error: LatchkeyError, *, audience: Audience | None = None) -> Response:
     if wants_json(request):
         response: Response = json_error(error.code, error.message, error.status)
     else:
-        response = error_page(request, error.code, error.message, error.status)
+        response = error_page(request, error.code, error.message, error.status, audience=audience)
     if error.status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if isinstance(error, RateLimited):

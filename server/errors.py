@@ -170,7 +170,12 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "embed",
             "The browser blocked the popup (with fallbackToRedirect, redirect mode instead).",
         ),
-        _code("load_failed", None, "embed", "embed.js did not load, or open() was called before it did."),
+        _code(
+            "load_failed",
+            None,
+            "embed",
+            "embed.js did not load, open() was called before it did, or an inline picker's frame never said it was ready.",
+        ),
         _code("closed", None, "embed", "The end-user closed the picker or the popup."),
     )
 }

@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from server.crypto import sha256_hex
+from server.db import connect_sessions as session_store
 from server.db.workspaces import Environment, get_environment
-from server.errors import Forbidden, InvalidRequest
+from server.errors import Forbidden, InvalidRequest, LatchkeyError
 from server.flow.allowlist import normalise_origin, origin_allowed, url_allowed
 from server.flow.context import MODES, THEMES, FlowContext
 from server.flow.scopes import parse_scope_list
@@ -181,3 +182,36 @@ async def context_from_picker_params(services: Services, params: Mapping[str, st
         origin=params.get("origin"),
         display=display,
     )
+
+
+async def failure_audience(services: Services, params: Mapping[str, str]) -> tuple[str, str | None] | None:
+    """Who may hear why a picker could not open: `(host origin, nonce)` when the parameters name an
+    environment (by its session, even an expired or used one, or by workspace and env) whose allowed
+    origins hold the `origin` parameter; else None, and the error page stays unframeable and silent.
+
+    An inline picker's error page may then be framed by that origin alone and post
+    `connection.failed` to it, so the host's onError fires instead of a blocked-frame icon."""
+    origin = normalise_origin(params.get("origin"))
+    if origin is None or params.get("mode") not in ("inline", "popup"):
+        return None
+    try:
+        token = params.get("session")
+        if token:
+            record = await session_store.find_by_token(services.db, token)
+            if record is None:
+                return None
+            fixed_origin = record.context.get("origin")
+            if fixed_origin and normalise_origin(fixed_origin) != origin:
+                return None
+            env = await get_environment(services.db, record.workspace_id, record.environment)
+        else:
+            workspace_id = params.get("workspace") or ""
+            env = await get_environment(
+                services.db, workspace_id, params.get("env") or params.get("environment") or "sandbox"
+            )
+    except LatchkeyError:
+        return None
+    if not origin_allowed(origin, env.allowed_origins):
+        return None
+    nonce = params.get("nonce")
+    return origin, nonce if nonce and _TOKENISH.match(nonce) else None

@@ -28,17 +28,45 @@ class FlowResult:
 
 def message(ctx: FlowContext, result: FlowResult) -> dict[str, Any]:
     """The postMessage envelope of docs/protocol.md."""
+    return _envelope(
+        ctx.nonce,
+        "connection.created" if result.ok else "connection.failed",
+        connection_id=result.connection_id,
+        integration=result.integration,
+        external_xref=ctx.external_xref,
+        state=ctx.host_state,
+        error=result.error,
+        error_description=result.error_description,
+    )
+
+
+def opening_failed(nonce: str | None, state: str | None, code: str, description: str) -> dict[str, Any]:
+    """The envelope of a picker that could not open: no integration or end-user is known yet."""
+    return _envelope(nonce, "connection.failed", state=state, error=code, error_description=description[:300])
+
+
+def _envelope(
+    nonce: str | None,
+    kind: str,
+    *,
+    connection_id: str | None = None,
+    integration: str | None = None,
+    external_xref: str | None = None,
+    state: str | None = None,
+    error: str | None = None,
+    error_description: str | None = None,
+) -> dict[str, Any]:
     return {
         "source": "latchkey",
         "version": 1,
-        "nonce": ctx.nonce,
-        "type": "connection.created" if result.ok else "connection.failed",
-        "connectionId": result.connection_id,
-        "integration": result.integration,
-        "externalXref": ctx.external_xref,
-        "state": ctx.host_state,
-        "error": result.error,
-        "errorDescription": result.error_description,
+        "nonce": nonce,
+        "type": kind,
+        "connectionId": connection_id,
+        "integration": integration,
+        "externalXref": external_xref,
+        "state": state,
+        "error": error,
+        "errorDescription": error_description,
     }
 
 

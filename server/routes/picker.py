@@ -1,4 +1,8 @@
-"""The integration picker page."""
+"""The integration picker page.
+
+A picker that cannot open says why on an error page. When the parameters name an environment
+whose allowed origins hold the host's origin, that page also tells the host (`connection.failed`)
+and, inline, may be framed by it: otherwise the host sees a blocked frame and no onError."""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.db.workspaces import get_environment
+from server.error_responses import respond
+from server.errors import LatchkeyError
 from server.flow.offer import offered_integrations
-from server.flow.opening import context_from_picker_params
+from server.flow.opening import context_from_picker_params, failure_audience
 from server.i18n import negotiate, requested_lang
 from server.pages import render
 from server.services import services_of
@@ -18,6 +24,15 @@ from server.throttle import limit
 
 
 async def picker(request: Request) -> Response:
+    try:
+        return await _picker(request)
+    except LatchkeyError as error:
+        if error.status >= 500:  # the database or a fault: nothing to look up, the usual page
+            raise
+        return respond(request, error, audience=await failure_audience(services_of(request), request.query_params))
+
+
+async def _picker(request: Request) -> Response:
     await limit(request, "picker")
     services = services_of(request)
     ctx = await context_from_picker_params(services, request.query_params)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+
 import httpx
 import sqlalchemy as sa
 
@@ -148,9 +151,63 @@ async def test_other_modes_may_not_be_framed(lk: Running, workspace: Workspace) 
         assert page.status_code == 200 and frame_ancestors(page) == "'none'", mode
 
 
-async def test_error_pages_may_not_be_framed(lk: Running, workspace: Workspace) -> None:
-    page = await picker(lk, workspace, mode="inline", origin="http://evil.test")
+async def test_error_pages_may_not_be_framed_by_an_origin_off_the_allowlist(lk: Running, workspace: Workspace) -> None:
+    page = await picker(lk, workspace, mode="inline", origin="http://evil.test", nonce="n" * 16)
     assert page.status_code == 400 and frame_ancestors(page) == "'none'"
+    assert "data-payload" not in page.text and "result.js" not in page.text  # and it tells no one
+
+
+def posted(page: httpx.Response) -> dict[str, object]:
+    raw = page.text.split('data-payload="', 1)[1].split('"', 1)[0]
+    message: dict[str, object] = json.loads(html.unescape(raw))
+    return message
+
+
+async def test_an_inline_error_page_may_be_framed_by_the_allowed_host_and_tells_it_why(
+    lk: Running, workspace: Workspace
+) -> None:
+    page = await picker(lk, workspace, mode="inline", origin=HOST_ORIGIN, nonce="n" * 16, external_xref=None)
+    assert page.status_code == 400 and error_code(page) == "invalid_request"
+    assert frame_ancestors(page) == HOST_ORIGIN  # that origin alone, not the whole allowlist
+    assert f'data-host-origin="{HOST_ORIGIN}"' in page.text and "/static/result.js" in page.text
+    message = posted(page)
+    assert message["type"] == "connection.failed" and message["nonce"] == "n" * 16
+    assert message["error"] == "invalid_request" and "external_xref" in str(message["errorDescription"])
+
+
+async def test_a_popup_error_page_tells_the_allowed_host_but_may_not_be_framed(
+    lk: Running, workspace: Workspace
+) -> None:
+    page = await picker(lk, workspace, mode="popup", origin=HOST_ORIGIN, nonce="n" * 16, scopes="no_such_scope")
+    assert page.status_code == 400 and frame_ancestors(page) == "'none'"
+    assert posted(page)["error"] == error_code(page) == "invalid_request"
+
+
+async def test_a_revoked_sessions_error_page_tells_its_host(lk: Running, workspace: Workspace) -> None:
+    created = await lk.client.post(
+        "/api/v1/connect-sessions", headers=workspace.auth(), json={"external_xref": "u-1", "origin": HOST_ORIGIN}
+    )
+    session = created.json()["data"]
+    assert (await lk.client.delete(f"/api/v1/connect-sessions/{session['id']}", headers=workspace.auth())).is_success
+    page = await lk.client.get(
+        "/picker", params={"session": session["token"], "mode": "inline", "origin": HOST_ORIGIN, "nonce": "n" * 16}
+    )
+    assert error_code(page) == "expired_session" and frame_ancestors(page) == HOST_ORIGIN
+    assert posted(page)["error"] == "expired_session"
+    forged = await lk.client.get(
+        "/picker", params={"session": "x" * 40, "mode": "inline", "origin": HOST_ORIGIN, "nonce": "n" * 16}
+    )
+    assert error_code(forged) == "invalid_state" and frame_ancestors(forged) == "'none'"
+    assert "data-payload" not in forged.text
+
+
+async def test_error_pages_follow_the_requests_lang_and_theme(lk: Running, workspace: Workspace) -> None:
+    page = await lk.client.get(
+        "/picker",
+        params=params(workspace, scopes="no_such_scope", lang="ja", theme="dark"),
+        headers={"Accept-Language": "fr"},
+    )
+    assert page.status_code == 400 and '<html lang="ja" data-theme="dark"' in page.text
 
 
 async def test_empty_state_when_nothing_is_activated(lk: Running) -> None:

@@ -18,6 +18,8 @@ interface Message extends LatchkeyEventData {
 
 interface Flow {
   url: string;
+  /** Fails with `load_failed` unless the frame sends a message within `ms`; a later call resets the timer. */
+  expectWord(ms: number): void;
   /** Starts listening to `frame()`'s messages and polling the result channel. */
   watch(frame: () => Window | null, onResize?: (height: number) => void, onSettled?: () => void): void;
   /** The picker is gone: one last look at the result channel decides between a result and `closed`. */
@@ -28,6 +30,13 @@ interface Flow {
 
 const POLL_INTERVAL = 1000;
 const CLOSED_INTERVAL = 500;
+/** An inline picker that has sent no message this long after it was added (a slow network) failed to load. */
+const FRAME_LOAD_TIMEOUT = 20_000;
+/**
+ * ...or this long after its frame's load event: a frame the browser refused to show (its address
+ * unreachable, or an error page that may not be framed by this origin) still fires `load`.
+ */
+const FRAME_READY_GRACE = 3_000;
 const POPUP_WIDTH = 480;
 const POPUP_HEIGHT = 720;
 const IFRAME_SANDBOX = 'allow-scripts allow-same-origin allow-forms allow-popups allow-popups-to-escape-sandbox';
@@ -105,6 +114,8 @@ function createFlow(
   let resize: (height: number) => void = noop;
   let settledHook: () => void = noop;
   let pollTimer: ReturnType<typeof setTimeout> | undefined;
+  let wordTimer: ReturnType<typeof setTimeout> | undefined;
+  let heard = false;
   let settled = false;
   let stopped = false;
 
@@ -120,6 +131,8 @@ function createFlow(
     const { source, version, nonce: _nonce, type, ...data } = message;
     const final = FINAL_TYPES.indexOf(type) >= 0;
     if (stopped || (final && settled)) return;
+    heard = true;
+    clearTimeout(wordTimer);
     if (options.onEvent) options.onEvent(type, data);
     if (type === 'loaded' && options.onLoad) options.onLoad();
     if (type === 'resize' && typeof data.height === 'number') resize(data.height);
@@ -130,6 +143,7 @@ function createFlow(
   function settle(): void {
     settled = true;
     clearTimeout(pollTimer);
+    clearTimeout(wordTimer);
     if (mode !== 'inline') stop();
     settledHook();
   }
@@ -187,11 +201,21 @@ function createFlow(
   function stop(): void {
     stopped = true;
     clearTimeout(pollTimer);
+    clearTimeout(wordTimer);
     removeEventListener('message', receive);
   }
 
   return {
     url: pickerUrl(options, baseUrl, mode, nonce, channel),
+    expectWord(ms) {
+      if (heard || settled || stopped) return;
+      clearTimeout(wordTimer);
+      wordTimer = setTimeout(() => {
+        if (!heard && !settled && !stopped) {
+          fail(latchkeyError('load_failed', `The picker did not load in its frame: check the browser console, and that this page's origin is on the environment's allowed origins`));
+        }
+      }, ms);
+    },
     watch(source, onResize, onSettled) {
       frame = source;
       if (onResize) resize = onResize;
@@ -295,6 +319,7 @@ export function mount(element: HTMLElement, options: LatchkeyOptions): LatchkeyI
   iframe.setAttribute('sandbox', IFRAME_SANDBOX);
   iframe.style.cssText = 'display:block;width:100%;height:600px;border:0';
   iframe.src = flow.url;
+  iframe.addEventListener('load', () => flow.expectWord(FRAME_READY_GRACE));
   element.appendChild(iframe);
   flow.watch(
     () => iframe.contentWindow,
@@ -302,6 +327,7 @@ export function mount(element: HTMLElement, options: LatchkeyOptions): LatchkeyI
       iframe.style.height = `${height}px`;
     },
   );
+  flow.expectWord(FRAME_LOAD_TIMEOUT);
   return {
     destroy() {
       flow.stop();

@@ -95,4 +95,41 @@ describe('mount', () => {
     expect(channel.fetch).not.toHaveBeenCalled();
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it('fails with load_failed when the frame sends nothing within the load timeout', async () => {
+    const { handlers } = start();
+    await vi.advanceTimersByTimeAsync(19_000);
+    expect(handlers.onError).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(handlers.onError).toHaveBeenCalledTimes(1);
+    expect(handlers.onError).toHaveBeenCalledWith(expect.objectContaining({ name: 'LatchkeyError', code: 'load_failed' }));
+  });
+
+  it('fails soon after the frame loads when it never says it is ready (a refused frame still fires load)', async () => {
+    const { handlers, iframe } = start();
+    await vi.advanceTimersByTimeAsync(500);
+    iframe.dispatchEvent(new Event('load'));
+    await vi.advanceTimersByTimeAsync(2_900);
+    expect(handlers.onError).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(handlers.onError).toHaveBeenCalledWith(expect.objectContaining({ code: 'load_failed' }));
+  });
+
+  it('does not time out once the frame has spoken, even after a later load event', async () => {
+    const { handlers, iframe, nonce } = start();
+    post(message(nonce, 'loaded'), iframe.contentWindow);
+    iframe.dispatchEvent(new Event('load'));
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(handlers.onLoad).toHaveBeenCalledTimes(1);
+    expect(handlers.onError).not.toHaveBeenCalled();
+  });
+
+  it("reports the frame's own connection.failed, not a timeout, when the picker could not open", async () => {
+    const { handlers, iframe, nonce } = start();
+    post(message(nonce, 'connection.failed', { error: 'expired_session', errorDescription: 'expired' }), iframe.contentWindow);
+    iframe.dispatchEvent(new Event('load'));
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(handlers.onError).toHaveBeenCalledTimes(1);
+    expect(handlers.onError).toHaveBeenCalledWith(expect.objectContaining({ code: 'expired_session' }));
+  });
 });
