@@ -286,6 +286,24 @@ def test_closing_the_popup_calls_on_close_and_rejects_with_closed(demo: Demo, pa
     assert "close" in kinds(page) and "error" not in kinds(page) and "success" not in kinds(page)
 
 
+def test_closing_the_popup_at_the_provider_rejects_with_closed_within_seconds(demo: Demo, page: Page) -> None:
+    xref = new_xref()
+    open_harness(demo, page)
+    popup = open_popup(page, public_options(demo, xref))
+    [channel] = parse_qs(urlsplit(popup.url).query)["channel"]
+    popup.click("a[data-integration=hubspot]")  # to the (sandbox) provider: the flow has started
+    popup.locator("button[value=approve]").wait_for()
+    started = httpx.get(f"{demo.base}/widget/result", params={"channel": channel}, timeout=5).json()
+    assert started == {"status": "pending", "started": True}
+    time.sleep(1.2)  # the embed's poll has seen the start too
+    popup.close()
+    began = time.monotonic()
+    wait_for(page, "rejected", timeout=8000)
+    assert values(page, "rejected")[0]["code"] == "closed" and "close" in kinds(page)
+    assert time.monotonic() - began < 6
+    assert connections_of(demo, xref) == []
+
+
 def test_the_pickers_close_button_calls_on_close(demo: Demo, page: Page) -> None:
     open_harness(demo, page)
     popup = open_popup(page, public_options(demo, new_xref()))

@@ -42,6 +42,12 @@ const POPUP_HEIGHT = 720;
 const IFRAME_SANDBOX = 'allow-scripts allow-same-origin allow-forms allow-popups allow-popups-to-escape-sandbox';
 /** How long a started flow may still end after its popup looks closed (the state's lifetime). */
 const STARTED_PATIENCE = 600_000;
+/**
+ * A popup that looks closed after its flow reached the provider may only be cut off by the
+ * provider's Cross-Origin-Opener-Policy. But an open popup holds the focus: once the host page
+ * has held it this long (and the result channel is still empty), the end-user is back, so `closed`.
+ */
+const BACK_AT_HOST = 2_000;
 const FINAL_TYPES = ['connection.created', 'connection.failed', 'closed'];
 
 const noop = () => {};
@@ -226,11 +232,15 @@ function createFlow(
     pickerGone() {
       clearTimeout(pollTimer);
       const giveUp = Date.now() + STARTED_PATIENCE;
+      let backSince: number | null = null;
       const last = (): void => {
         poll().then((message) => {
           if (settled || stopped) return;
-          if (message) handle(message);
-          else if (started && Date.now() < giveUp) pollTimer = setTimeout(last, POLL_INTERVAL);
+          if (message) return handle(message);
+          const now = Date.now();
+          backSince = hostHasFocus() ? (backSince ?? now) : null;
+          const back = backSince !== null && now - backSince >= BACK_AT_HOST;
+          if (started && !back && now < giveUp) pollTimer = setTimeout(last, POLL_INTERVAL);
           else handle({ type: 'closed' } as Message);
         });
       };
@@ -239,6 +249,10 @@ function createFlow(
     fail,
     stop,
   };
+}
+
+function hostHasFocus(): boolean {
+  return document.visibilityState !== 'hidden' && document.hasFocus();
 }
 
 function isClosed(popup: Window): boolean {

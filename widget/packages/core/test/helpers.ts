@@ -40,8 +40,9 @@ export function pickerParams(url: string): URLSearchParams {
 /** Stubs fetch for the result channel: `pending` until `deliver()` is called. */
 export function stubResultChannel() {
   let message: unknown = null;
+  let started = false;
   const fetchMock = vi.fn(async (_url: string, _init?: RequestInit) => {
-    const body = message ? { status: 'done', message } : { status: 'pending' };
+    const body = message ? { status: 'done', message } : { status: 'pending', started };
     return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
   });
   vi.stubGlobal('fetch', fetchMock);
@@ -49,6 +50,10 @@ export function stubResultChannel() {
     fetch: fetchMock,
     deliver(next: unknown) {
       message = next;
+    },
+    /** The flow reached the provider (the server's `started: true`). */
+    start() {
+      started = true;
     },
   };
 }

@@ -198,6 +198,62 @@ describe('closing the popup', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  describe('after the flow reached the provider', () => {
+    function atProvider(hostFocused: boolean) {
+      vi.spyOn(document, 'hasFocus').mockReturnValue(hostFocused);
+      const flow = start();
+      flow.channel.start();
+      return flow;
+    }
+
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+
+    it('rejects with closed within seconds once the host page has the focus back', async () => {
+      const flow = atProvider(true);
+      await vi.advanceTimersByTimeAsync(1200); // a poll has seen the flow start
+      flow.popup.closed = true;
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(flow.handlers.onClose).not.toHaveBeenCalled(); // a callback landing just now still wins
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(await flow.outcome).toMatchObject({ error: { code: 'closed' } });
+      expect(flow.handlers.onClose).toHaveBeenCalledTimes(1);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('keeps waiting while the host page lacks the focus: the provider may only have cut the popup off', async () => {
+      const flow = atProvider(false);
+      await vi.advanceTimersByTimeAsync(1200);
+      flow.popup.closed = true; // what a Cross-Origin-Opener-Policy makes an open popup look like
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(flow.handlers.onClose).not.toHaveBeenCalled();
+      flow.channel.deliver(created(flow.nonce)); // the end-user finished in the cut-off popup
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(await flow.outcome).toHaveProperty('connection');
+      expect(flow.handlers.onClose).not.toHaveBeenCalled();
+    });
+
+    it('gives up with closed after the state lifetime when the focus never comes back', async () => {
+      const flow = atProvider(false);
+      await vi.advanceTimersByTimeAsync(1200);
+      flow.popup.closed = true;
+      await vi.advanceTimersByTimeAsync(601_000);
+      expect(await flow.outcome).toMatchObject({ error: { code: 'closed' } });
+    });
+
+    it('delivers a result that lands while the host has the focus back', async () => {
+      const flow = atProvider(true);
+      await vi.advanceTimersByTimeAsync(1200);
+      flow.popup.closed = true;
+      await vi.advanceTimersByTimeAsync(1000);
+      flow.channel.deliver(created(flow.nonce));
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(await flow.outcome).toHaveProperty('connection');
+      expect(flow.handlers.onClose).not.toHaveBeenCalled();
+    });
+  });
+
   it('resolves when the last poll after closing finds the result', async () => {
     const flow = start();
     flow.channel.deliver(created(flow.nonce));
