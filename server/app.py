@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/widget/result", widget.result_channel, methods=["GET"]),
         Route("/picker", picker.picker, methods=["GET"]),
+        Route("/picker/again", picker.picker_again, methods=["GET"]),
         Route("/auth/result", auth.show_result, methods=["GET"], name="auth_result"),
         Route("/auth/{integration}/start", auth.start, methods=["GET"]),
         Route("/auth/{integration}/callback", auth.callback, methods=["GET", "POST"]),

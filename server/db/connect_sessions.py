@@ -103,7 +103,7 @@ async def find_by_token(db: Database, token: str) -> SessionRecord | None:
     return _record(row) if row else None
 
 
-async def _get(db: Database, session_id: str) -> SessionRecord | None:
+async def find_by_id(db: Database, session_id: str) -> SessionRecord | None:
     row = await db.fetch_one(sa.select(connect_sessions).where(connect_sessions.c.id == session_id))
     return _record(row) if row else None
 
@@ -137,7 +137,7 @@ async def bind(db: Database, session_id: str, *, browser_hash: str, picker_id: s
     )
     if claimed is not None:
         return None
-    record = await _get(db, session_id)
+    record = await find_by_id(db, session_id)
     if record is None:
         return "expired"
     return record.refusal(now) or "used"
@@ -160,7 +160,7 @@ async def complete(db: Database, session_id: str) -> Refusal | None:
     )
     if allowed is not None:
         return None
-    record = await _get(db, session_id)
+    record = await find_by_id(db, session_id)
     return "expired" if record is None or record.revoked else "used"
 
 

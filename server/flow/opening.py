@@ -14,7 +14,7 @@ from server.errors import Forbidden, InvalidRequest, LatchkeyError
 from server.flow.allowlist import normalise_origin, origin_allowed, url_allowed
 from server.flow.context import MODES, THEMES, FlowContext
 from server.flow.scopes import parse_scope_list
-from server.flow.sessions import open_record
+from server.flow.sessions import check_still_open, open_record
 from server.languages import LANGS
 from server.services import Services
 
@@ -182,6 +182,17 @@ async def context_from_picker_params(services: Services, params: Mapping[str, st
         origin=params.get("origin"),
         display=display,
     )
+
+
+async def reopen_context(services: Services, ctx: FlowContext) -> FlowContext:
+    """A signed context shown again (the result page's "Try again"): checked anew against its
+    session and the environment's allowlists as they are now, as a fresh picker would be."""
+    await check_still_open(services, ctx.session_id)
+    env = await get_environment(services.db, ctx.workspace_id, ctx.environment)
+    check_redirects(env, ctx.success_url, ctx.failure_url)
+    check_origin(env, ctx.origin, ctx.mode)
+    check_integrations(services, env, ctx.integrations)
+    return ctx
 
 
 async def failure_audience(services: Services, params: Mapping[str, str]) -> tuple[str, str | None] | None:

@@ -93,3 +93,14 @@ def redirect_url(ctx: FlowContext, result: FlowResult) -> str | None:
             },
         )
     return None
+
+
+def app_url(ctx: FlowContext, result: FlowResult) -> str | None:
+    """Where a flow that ends on our own page (redirect mode without this outcome's URL) offers
+    "Back to app": the home of an origin the host named (its other URL, or its page's origin), all
+    of them checked against the environment's allowlists."""
+    for url in (ctx.success_url, ctx.failure_url, ctx.origin):
+        if url:
+            parts = urlsplit(url)
+            return urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
+    return None

@@ -36,6 +36,19 @@ async def open_record(services: Services, token: str | None, kind: Kind, *, what
     return record
 
 
+async def check_still_open(services: Services, session_id: str | None) -> None:
+    """A flow context signed earlier (a "Try again" link) may open the picker again only while its
+    connect session or link is neither expired, revoked nor used up."""
+    if session_id is None:
+        return
+    record = await session_store.find_by_id(services.db, session_id)
+    if record is None:
+        raise InvalidRequest(_EXPIRED, code="expired_session")
+    refusal = record.refusal(utcnow())
+    if refusal is not None:
+        raise refused(refusal)
+
+
 async def bind_start(services: Services, ctx: FlowContext, *, browser_hash: str) -> None:
     """A start with a session or link: the first browser claims it, any other is refused."""
     if ctx.session_id is None:

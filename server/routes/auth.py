@@ -21,7 +21,7 @@ from server.flow.sessions import bind_start, open_record
 from server.flow.steps import failure_outcome, succeeded
 from server.pages import render
 from server.routes.binding import browser_secret, ensure_browser_secret, set_binding_cookie
-from server.routes.delivery import deliver, result_page
+from server.routes.delivery import Actions, deliver, result_page
 from server.services import Services, services_of
 from server.signing import SALT_CONTEXT, SALT_RESULT
 from server.throttle import limit
@@ -239,4 +239,5 @@ async def show_result(request: Request) -> Response:
         data.get("mode", "popup"),
         theme=data.get("t", "auto"),
         lang=data.get("l", ""),
+        actions=Actions.from_dict(data.get("x")),
     )

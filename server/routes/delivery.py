@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -21,11 +23,11 @@ from server.db.database import database_unavailable
 from server.db.workspaces import Environment, get_environment
 from server.error_responses import error_page
 from server.flow.allowlist import origin_allowed, url_allowed
-from server.flow.result import message, redirect_url
+from server.flow.result import app_url, message, redirect_url
 from server.flow.steps import Outcome
 from server.pages import render
 from server.services import services_of
-from server.signing import SALT_RESULT
+from server.signing import SALT_CONTEXT, SALT_RESULT
 
 logger = logging.getLogger("latchkey.flow")
 
@@ -53,12 +55,38 @@ async def deliver(request: Request, outcome: Outcome, *, after_post: bool = Fals
         return RedirectResponse(
             target, status_code=303 if after_post else 302, headers={"Referrer-Policy": "no-referrer"}
         )
+    actions = Actions()
+    if ctx.mode == "redirect":  # the end-user's own window ends here: offer the way on
+        actions = Actions(
+            again=None if result.ok else services.signer.sign(SALT_CONTEXT, ctx.to_dict()),
+            back=app_url(ctx, result),
+            app=env.workspace_name if env is not None else None,
+        )
     if after_post:
         token = services.signer.sign(
-            SALT_RESULT, {"m": payload, "o": origin, "mode": ctx.mode, "t": ctx.theme, "l": ctx.lang}
+            SALT_RESULT,
+            {"m": payload, "o": origin, "mode": ctx.mode, "t": ctx.theme, "l": ctx.lang, "x": actions.to_dict()},
         )
         return RedirectResponse(request.url_for("auth_result").include_query_params(r=token), status_code=303)
-    return result_page(request, payload, origin, ctx.mode, theme=ctx.theme, lang=ctx.lang)
+    return result_page(request, payload, origin, ctx.mode, theme=ctx.theme, lang=ctx.lang, actions=actions)
+
+
+@dataclass(frozen=True)
+class Actions:
+    """What a result page in the end-user's own window offers: "Try again" (a signed context for
+    /picker/again, failures only), "Back to app" (app_url) and the host app's name."""
+
+    again: str | None = None
+    back: str | None = None
+    app: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"again": self.again, "back": self.back, "app": self.app}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Actions:
+        data = data or {}
+        return cls(again=data.get("again"), back=data.get("back"), app=data.get("app"))
 
 
 async def _environment_now(request: Request, outcome: Outcome) -> Environment | None:
@@ -74,7 +102,14 @@ async def _environment_now(request: Request, outcome: Outcome) -> Environment | 
 
 
 def result_page(
-    request: Request, payload: dict[str, Any], origin: str | None, mode: str, *, theme: str = "auto", lang: str = ""
+    request: Request,
+    payload: dict[str, Any],
+    origin: str | None,
+    mode: str,
+    *,
+    theme: str = "auto",
+    lang: str = "",
+    actions: Actions = Actions(),
 ) -> Response:
     services = services_of(request)
     ok = payload["type"] == "connection.created"
@@ -90,6 +125,10 @@ def result_page(
             "integration": services.catalog.get(payload["integration"]),
             "error_code": payload.get("error"),
             "error_message": payload.get("errorDescription"),
+            "connection_id": payload.get("connectionId"),
+            "again_url": f"/picker/again?{urlencode({'ctx': actions.again})}" if actions.again else None,
+            "back_url": actions.back,
+            "app_name": actions.app,
             "theme": theme,
             "lang": lang,
         },

@@ -14,11 +14,12 @@ from starlette.responses import Response
 from server.db.workspaces import get_environment
 from server.error_responses import respond
 from server.errors import LatchkeyError
-from server.flow.offer import offered_integrations
-from server.flow.opening import context_from_picker_params, failure_audience
+from server.flow.context import FlowContext
+from server.flow.offer import offered_integrations, picker_view
+from server.flow.opening import context_from_picker_params, failure_audience, reopen_context
 from server.i18n import negotiate, requested_lang
 from server.pages import render
-from server.services import services_of
+from server.services import Services, services_of
 from server.signing import SALT_CONTEXT
 from server.throttle import limit
 
@@ -40,25 +41,27 @@ async def _picker(request: Request) -> Response:
     lang = requested_lang(request.query_params.get("lang")) or negotiate(request.headers.get("accept-language"))
     # This page's own ID: a session started from it is bound to it too (an inline frame may get no cookie).
     ctx = ctx.with_(lang=lang, picker_id=secrets.token_urlsafe(16) if ctx.session_id else None)
+    return await _show(request, services, ctx)
+
+
+async def picker_again(request: Request) -> Response:
+    """ "Try again" on a result page: the same flow's picker, from its signed context, checked anew."""
+    await limit(request, "picker")
+    services = services_of(request)
+    data = services.signer.verify(
+        SALT_CONTEXT, request.query_params.get("ctx"), services.settings.connect_session_max_age, what="link"
+    )
+    ctx = await reopen_context(services, FlowContext.from_dict(data))
+    return await _show(request, services, ctx)
+
+
+async def _show(request: Request, services: Services, ctx: FlowContext) -> Response:
     env = await get_environment(services.db, ctx.workspace_id, ctx.environment)
     integrations = await offered_integrations(services, ctx)
     ctx_token = services.signer.sign(SALT_CONTEXT, ctx.to_dict())
-    categories = sorted({c for i in integrations for c in i.categories})
     return render(
         request,
         "picker.html",
-        {
-            "integrations": integrations,
-            "categories": categories,
-            "ctx_token": ctx_token,
-            "ctx": ctx,
-            "environment": env,
-            "host_origin": ctx.origin or "",
-            "own_origin": services.settings.origin,
-            "base_url": services.settings.base_url,
-            "theme": ctx.theme,
-            "accent": ctx.accent,
-            "lang": ctx.lang,
-        },
+        picker_view(services, ctx, env, integrations, ctx_token),
         frame_ancestors=env.allowed_origins if ctx.mode == "inline" else (),
     )

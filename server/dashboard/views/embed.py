@@ -16,7 +16,7 @@ from server.db.embed_settings import EmbedSettings, get_embed_settings, save_emb
 from server.db.workspaces import update_environment
 from server.flow.allowlist import url_allowed
 from server.flow.context import MODES, THEMES, FlowContext
-from server.flow.offer import offered_integrations
+from server.flow.offer import offered_integrations, picker_view
 from server.flow.opening import display_options
 from server.languages import LANGS, LANGUAGES
 from server.pages import render
@@ -166,19 +166,7 @@ async def preview(dash: Dash) -> Response:
     response = render(
         dash.request,
         "picker.html",
-        {
-            "integrations": integrations,
-            "categories": sorted({c for i in integrations for c in i.categories}),
-            "ctx_token": services.signer.sign(SALT_CONTEXT, ctx.to_dict()),
-            "ctx": ctx,
-            "environment": dash.env,
-            "host_origin": services.settings.origin,
-            "own_origin": services.settings.origin,
-            "base_url": services.settings.base_url,
-            "theme": ctx.theme,
-            "accent": ctx.accent,
-            "lang": ctx.lang,
-        },
+        picker_view(services, ctx, dash.env, integrations, services.signer.sign(SALT_CONTEXT, ctx.to_dict())),
         frame_ancestors=("'self'",),
     )
     response.headers["Cache-Control"] = "no-store"
