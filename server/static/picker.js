@@ -82,8 +82,22 @@
     });
   }
   Array.prototype.forEach.call(document.querySelectorAll("input[name=lk-category]"), function (radio) {
-    radio.addEventListener("change", applyFilter);
+    radio.addEventListener("change", function () {
+      applyFilter();
+      var chip = radio.nextElementSibling;
+      if (chip && chip.scrollIntoView) chip.scrollIntoView({ block: "nearest", inline: "nearest" });
+    });
   });
+  // A mouse wheel scrolls the chip row sideways while it has further to go that way (a thin
+  // scrollbar and the keyboard reach the last chips too); at either end the page scrolls as usual.
+  var chips = document.getElementById("lk-categories");
+  if (chips) chips.addEventListener("wheel", function (event) {
+    if (event.ctrlKey || Math.abs(event.deltaX) >= Math.abs(event.deltaY)) return;
+    var room = event.deltaY > 0 ? chips.scrollWidth - chips.clientWidth - chips.scrollLeft : chips.scrollLeft;
+    if (room <= 0) return;
+    event.preventDefault();
+    chips.scrollLeft += event.deltaMode === 1 ? event.deltaY * 16 : event.deltaY;
+  }, { passive: false });
   var reset = document.getElementById("lk-reset");
   if (reset) reset.addEventListener("click", function () {
     if (search) search.value = "";

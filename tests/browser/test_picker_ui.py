@@ -121,6 +121,31 @@ def test_search_filters_the_list_and_announces_the_count(demo: Demo, page: Page)
     assert visible_integrations(page) == OFFERED and not page.locator("#lk-noresults").is_visible()
 
 
+def test_a_mouse_wheel_reaches_the_last_category_chip_on_a_narrow_picker(demo: Demo, page: Page) -> None:
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(picker_url(demo))
+    row = page.locator("#lk-categories")
+    width = row.evaluate("r => [r.scrollWidth, r.clientWidth]")
+    assert width[0] > width[1] + 40, "the chip row should overflow at 320 px for this test to mean anything"
+    assert row.evaluate("r => getComputedStyle(r).scrollbarWidth") == "thin"  # a scrollbar to drag, not hidden
+    last = page.locator("#lk-categories label").last
+    box = row.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    at_end = "r => r.scrollLeft + r.clientWidth >= r.scrollWidth - 1"
+    for _ in range(30):
+        if row.evaluate(at_end):
+            break
+        page.mouse.wheel(0, 40)
+        page.wait_for_timeout(30)
+    assert row.evaluate(at_end)
+    chip, frame = last.bounding_box(), row.bounding_box()
+    assert chip is not None and frame is not None and chip["x"] + chip["width"] <= frame["x"] + frame["width"] + 1
+    assert page.evaluate("window.scrollY") == 0  # the wheel moved the chips, not the page
+    page.mouse.wheel(0, 120)  # at the end of the row the wheel is the page's again
+    page.wait_for_function("() => window.scrollY > 0")
+
+
 def test_escape_in_a_filled_search_box_clears_it_first(demo: Demo, page: Page) -> None:
     page.goto(picker_url(demo))
     page.fill("#lk-search", "hub")
