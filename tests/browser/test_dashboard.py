@@ -207,6 +207,24 @@ def test_activate_an_integration_in_the_sandbox(signed_in: Page, dash: Dash) -> 
     expect(page.locator("[data-state=inactive]")).to_be_visible()
 
 
+OUTSIDE_ITS_CARD = """() => Array.from(document.querySelectorAll('.dk-int')).flatMap((card) => {
+  const box = card.getBoundingClientRect();
+  return Array.from(card.querySelectorAll('.dk-int-foot > *')).filter((part) => {
+    const r = part.getBoundingClientRect();
+    return r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.bottom > box.bottom + 0.5;
+  }).map((part) => card.querySelector('h2').textContent.trim() + ': ' + part.textContent.trim());
+})"""
+
+
+def test_every_integration_cards_footer_stays_inside_its_card(signed_in: Page, dash: Dash) -> None:
+    page = signed_in
+    for width in (1280, 1024, 860, 600, 390, 320):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(dash.url("/production/integrations"))  # every auth kind's label, and Activate / Set up
+        assert page.locator(".dk-int").count() > 40
+        assert page.evaluate(OUTSIDE_ITS_CARD) == [], f"at {width} px"
+
+
 def test_create_a_test_connection(signed_in: Page, dash: Dash) -> None:
     page = signed_in
     page.get_by_role("navigation", name="Sections").get_by_role("link", name="Connections").click()
