@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/static/{path:path}", static.StaticFolder(settings.static_dir), methods=["GET"], name="static"),
         Route("/logos/{slug}.svg", static.Logos(catalog), methods=["GET"]),
         Route("/", static.home, methods=["GET"]),
+        Route("/favicon.ico", static.favicon, methods=["GET"]),
         Route("/healthz", static.healthz, methods=["GET"]),
         Route("/readyz", static.readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),

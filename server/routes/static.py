@@ -14,7 +14,7 @@ from pathlib import Path
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from server.assets import RECHECK_SECONDS, Asset, FileAsset, asset_of, send_asset
@@ -25,6 +25,11 @@ from server.db.database import database_unavailable
 from server.errors import ConfigurationError, NotFound
 from server.pages import render
 from server.services import services_of
+
+
+async def favicon(request: Request) -> Response:
+    """/favicon.ico, which browsers ask for unprompted (a JSON page, a raw file): the pages' own icon."""
+    return RedirectResponse("/static/favicon.svg", status_code=301, headers={"Cache-Control": "public, max-age=86400"})
 
 
 async def home(request: Request) -> Response:

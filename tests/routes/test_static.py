@@ -216,3 +216,14 @@ async def answer_as_sent(app: ASGIApp, path: str, method: str = "GET") -> tuple[
     }
     await app(scope, receive, send)
     return statuses[0], body
+
+
+async def test_every_page_names_the_favicon_and_favicon_ico_leads_to_it(lk: Running) -> None:
+    icon = await lk.client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.text.startswith("<svg")
+    ico = await lk.client.get("/favicon.ico")
+    assert ico.status_code == 301 and ico.headers["location"] == "/static/favicon.svg"
+    for path in ("/", "/picker?workspace=nope", "/dashboard/sign-in"):
+        page = await lk.client.get(path)
+        assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page.text, path
