@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import socket
 import sqlite3
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from starlette.types import ExceptionHandler
 from server.db.database import database_unavailable
 from server.errors import ErrorCodeName, LatchkeyError, RateLimited, ServiceUnavailable, Unauthorized
 from server.flow.context import THEMES
+from server.flow.opening import ACCENT, MAX_HOST_STATE, Audience
 from server.flow.result import opening_failed
 from server.i18n import requested_lang
 from server.pages import render
@@ -44,13 +44,6 @@ def json_error(code: ErrorCodeName, message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-_ACCENT = re.compile(r"^[0-9a-fA-F]{6}$")
-
-# A host origin allowed to hear why a picker could not open, and the nonce of its embed script
-# (server/flow/opening.failure_audience decides).
-Audience = tuple[str, str | None]
-
-
 def error_page(
     request: Request, code: ErrorCodeName, message: str, status: int, *, audience: Audience | None = None
 ) -> Response:
@@ -66,7 +59,7 @@ def error_page(
         "error_message": message,
         "lang": requested_lang(params.get("lang")) or "",
         "theme": theme if theme in THEMES else "auto",
-        "accent": accent if _ACCENT.match(accent) else None,
+        "accent": accent if ACCENT.match(accent) else None,
         "payload_json": "",
         "host_origin": "",
         "mode": mode,
@@ -74,7 +67,7 @@ def error_page(
     if audience is not None:
         origin, nonce = audience
         state = params.get("state")
-        state = state if state and len(state) <= 512 else None
+        state = state if state and len(state) <= MAX_HOST_STATE else None
         context.update(
             payload_json=json.dumps(opening_failed(nonce, state, code, message)),
             host_origin=origin,

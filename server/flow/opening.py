@@ -19,7 +19,11 @@ from server.languages import LANGS
 from server.services import Services
 
 _TOKENISH = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
-_ACCENT = re.compile(r"^[0-9a-fA-F]{6}$")
+ACCENT = re.compile(r"^[0-9a-fA-F]{6}$")
+# The host's own opaque value, echoed back (docs/protocol.md).
+MAX_HOST_STATE = 512
+# A host origin allowed to hear why a picker could not open, and the nonce of its embed script.
+Audience = tuple[str, str | None]
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
 
 
@@ -75,7 +79,7 @@ def display_options(params: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidRequest(f"theme must be one of {', '.join(THEMES)}.")
     lang = (params.get("lang") or "").split("-")[0].lower()
     accent = params.get("accent") or None
-    if accent and not _ACCENT.match(accent.lstrip("#")):
+    if accent and not ACCENT.match(accent.lstrip("#")):
         raise InvalidRequest("accent must be a colour like 4f46e5.")
     nonce = params.get("nonce") or None
     if nonce and not _TOKENISH.match(nonce):
@@ -84,8 +88,8 @@ def display_options(params: Mapping[str, Any]) -> dict[str, Any]:
     if channel and not re.fullmatch(r"[A-Za-z0-9_-]{32,128}", channel):
         raise InvalidRequest("channel must be 32–128 URL-safe characters.")
     state = params.get("state") or None
-    if state and len(state) > 512:
-        raise InvalidRequest("state must be at most 512 characters.")
+    if state and len(state) > MAX_HOST_STATE:
+        raise InvalidRequest(f"state must be at most {MAX_HOST_STATE} characters.")
     return {
         "mode": mode,
         "theme": theme,
@@ -163,7 +167,7 @@ async def context_from_picker_params(services: Services, params: Mapping[str, st
             display={**display, "host_state": display["host_state"] or base.host_state},
         )
     workspace_id = params.get("workspace") or ""
-    env = await get_environment(services.db, workspace_id, params.get("env") or params.get("environment") or "sandbox")
+    env = await get_environment(services.db, workspace_id, _environment_named(params))
     if not env.public_mode:
         raise Forbidden(
             "This environment only opens the widget with a connect session from the host's backend "
@@ -195,7 +199,11 @@ async def reopen_context(services: Services, ctx: FlowContext) -> FlowContext:
     return ctx
 
 
-async def failure_audience(services: Services, params: Mapping[str, str]) -> tuple[str, str | None] | None:
+def _environment_named(params: Mapping[str, str]) -> str:
+    return params.get("env") or params.get("environment") or "sandbox"
+
+
+async def failure_audience(services: Services, params: Mapping[str, str]) -> Audience | None:
     """Who may hear why a picker could not open: `(host origin, nonce)` when the parameters name an
     environment (by its session, even an expired or used one, or by workspace and env) whose allowed
     origins hold the `origin` parameter; else None, and the error page stays unframeable and silent.
@@ -217,9 +225,7 @@ async def failure_audience(services: Services, params: Mapping[str, str]) -> tup
             env = await get_environment(services.db, record.workspace_id, record.environment)
         else:
             workspace_id = params.get("workspace") or ""
-            env = await get_environment(
-                services.db, workspace_id, params.get("env") or params.get("environment") or "sandbox"
-            )
+            env = await get_environment(services.db, workspace_id, _environment_named(params))
     except LatchkeyError:
         return None
     if not origin_allowed(origin, env.allowed_origins):
