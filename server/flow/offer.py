@@ -38,6 +38,7 @@ def picker_view(
     return {
         "integrations": integrations,
         "categories": sorted({c for i in integrations for c in i.categories} - HIDDEN_CATEGORIES),
+        "hidden_categories": HIDDEN_CATEGORIES,
         # A session minted to re-authorize a connection offers that one integration: "Reconnect X".
         "reconnect": integrations[0] if ctx.connection_id is not None and len(integrations) == 1 else None,
         "ctx_token": ctx_token,
