@@ -134,6 +134,20 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 
 @pytest.fixture(scope="module")
+def other_site() -> Iterator[str]:
+    """A third origin, on no environment's allowlist (another loopback address), serving pages/ as is."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.2", free_port()), functools.partial(Quiet, directory=str(PAGES)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.2:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     # Module scope: Playwright's sync API keeps an event loop running while it is started, which
     # would break every async test collected after tests/browser/ if it lived for the session.

@@ -9,19 +9,13 @@ leaving the host with Chrome's blocked-frame icon and no callback.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import pytest
 from playwright.sync_api import Page
 
 from tests.browser.test_flows import kinds, new_xref, open_harness, public_options, values, wait_for
-from tests.harness import free_port
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Demo
@@ -88,24 +82,10 @@ def test_an_inline_picker_with_a_forged_session_fails_with_load_failed(demo: Dem
     assert frame.url.startswith("chrome-error:")
 
 
-@pytest.fixture(scope="module")
-def unlisted_site() -> Iterator[str]:
-    """pages/ on 127.0.0.2: an origin that is on no environment's allowlist."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.2", free_port()), functools.partial(Quiet, directory=str(PAGES)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.2:{server.server_address[1]}"
-    server.shutdown()
-
-
 def test_an_inline_picker_on_an_origin_off_the_allowlist_fails_with_load_failed(
-    demo: Demo, page: Page, unlisted_site: str
+    demo: Demo, page: Page, other_site: str
 ) -> None:
-    page.goto(f"{unlisted_site}/harness.html")
+    page.goto(f"{other_site}/harness.html")  # an origin on no allowlist
     page.evaluate(
         "base => new Promise((resolve, reject) => { const s = document.createElement('script');"
         " s.src = base + '/embed.js'; s.onload = resolve; s.onerror = reject; document.head.appendChild(s); })",

@@ -7,12 +7,8 @@ outcome and every message it receives in `window.seen`; Latchkey runs on http://
 
 from __future__ import annotations
 
-import functools
-import http.server
 import secrets
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,8 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from playwright.sync_api import BrowserContext, FrameLocator, Page
-
-from tests.harness import free_port
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Demo
@@ -314,20 +308,6 @@ def test_the_pickers_close_button_calls_on_close(demo: Demo, page: Page) -> None
 
 
 # -- forged messages ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def other_site() -> Iterator[str]:
-    """A third origin (another loopback address) serving pages/forge.html."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.2", free_port()), functools.partial(Quiet, directory=str(PAGES)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.2:{server.server_address[1]}"
-    server.shutdown()
 
 
 def test_a_forged_message_from_another_origin_is_ignored(demo: Demo, page: Page, other_site: str) -> None:
