@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ExceptionHandler
 
 from server.db.database import database_unavailable
+from server.error_texts import end_user_text
 from server.errors import ErrorCodeName, LatchkeyError, RateLimited, ServiceUnavailable, Unauthorized
 from server.flow.context import THEMES
 from server.flow.opening import ACCENT, MAX_HOST_STATE, Audience
@@ -56,6 +57,7 @@ def error_page(
     mode = params.get("mode") or "popup"
     context: dict[str, Any] = {
         "error_code": code,
+        "error_text": end_user_text(code),
         "error_message": message,
         "lang": requested_lang(params.get("lang")) or "",
         "theme": theme if theme in THEMES else "auto",

@@ -255,9 +255,18 @@ class FlowError(LatchkeyError):
 
 
 class VariableInvalid(FlowError):
-    """A template variable (a shop name, a data centre) is missing or not allowed."""
+    """A template variable (a shop name, a data centre) is missing or not allowed.
+
+    `variable` names the one at fault, when it is a value the end-user typed, and `problem` what is
+    wrong with it (one of server/flow/credentials.FieldProblem), so its form can say so in its language.
+    """
 
     code: ErrorCodeName = "invalid_request"
+
+    def __init__(self, message: str = "", *, variable: str | None = None, problem: str = "format") -> None:
+        super().__init__(message)
+        self.variable = variable
+        self.problem = problem
 
 
 class UntrustedFlowError(LatchkeyError):

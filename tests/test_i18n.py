@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, get_args
 
 import httpx
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.pofile import read_po
 
-from server.i18n import LOCALE_DIR, catalog_path, negotiate, requested_lang
+from server.error_texts import BROWSER_CODES, END_USER_TEXTS
+from server.flow.credentials import FieldProblem
+from server.i18n import LOCALE_DIR, catalog_path, message_catalogs, negotiate, requested_lang
 from server.languages import LANGS
+from server.pages import make_templates
 from tests.harness import Running, Workspace, new_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
+PYTHON_SOURCES = (ROOT / "server" / "error_texts.py",)  # the ones babel.cfg lists
 
 
 def template_msgids() -> set[str | tuple[str, ...]]:
@@ -26,12 +31,25 @@ def template_msgids() -> set[str | tuple[str, ...]]:
         options_map={"**.html": {"extensions": "jinja2.ext.i18n"}},
         comment_tags=(),
     )
-    return {message if isinstance(message, str) else tuple(message) for _, _, message, _, _ in found}
+    ids = {message if isinstance(message, str) else tuple(message) for _, _, message, _, _ in found}
+    for source in PYTHON_SOURCES:
+        ids |= {message for _, message, _, _ in extract_from_file("python", str(source), keywords={"N_": None})}
+    return ids
 
 
 def test_templates_have_translatable_strings() -> None:
     ids = template_msgids()
     assert "Connect an integration" in ids and ("%(num)d integration", "%(num)d integrations") in ids
+    assert set(END_USER_TEXTS.values()) <= ids  # the error codes' texts, from Python
+
+
+def test_babel_config_extracts_every_python_source_the_test_reads() -> None:
+    config = (LOCALE_DIR / "babel.cfg").read_text()
+    assert {f"[python: {source.relative_to(ROOT)}]" for source in PYTHON_SOURCES} <= set(config.splitlines())
+
+
+def test_every_error_code_an_end_user_can_see_has_a_text() -> None:
+    assert set(END_USER_TEXTS) == BROWSER_CODES
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -66,7 +84,7 @@ def test_translations_keep_their_placeholders(lang: str) -> None:
         assert message.string is not None, (lang, message.id)
         strings = [message.string] if isinstance(message.string, str) else list(message.string)
         for string in strings:
-            for placeholder in ("%(name)s", "%(app)s", "%(num)d"):
+            for placeholder in ("%(name)s", "%(app)s", "%(num)d", "%(example)s"):
                 assert (placeholder in source) == (placeholder in string), (lang, message.id, string)
 
 
@@ -148,3 +166,20 @@ async def test_translated_strings_are_escaped(lk: Running) -> None:
     page = await picker(lk, workspace, lang="fr")
     assert "<b>Evil" not in page.text and "&lt;b&gt;Evil &amp; Co&lt;/b&gt;" in page.text
     assert 'data-state="empty"' in page.text
+
+
+def field_problems_in(lang: str) -> dict[str, str]:
+    """templates/field_problems.html's wording of every FieldProblem, rendered in `lang`."""
+    module = make_templates(TEMPLATES).env.get_template("field_problems.html")
+    rendered: Any = module.make_module(dict(message_catalogs().template_callables(lang)))
+    macro = rendered.field_problem
+    return {problem: str(macro(problem, "Shop", "acme")) for problem in get_args(FieldProblem)}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_field_problem_is_worded_distinctly_in_every_language(lang: str) -> None:
+    worded = field_problems_in(lang)
+    assert all(worded.values()) and len(set(worded.values())) == len(worded), worded  # none falls to another's
+    if lang != "en":
+        english = field_problems_in("en")
+        assert all(english[problem] != text for problem, text in worded.items()), worded

@@ -128,6 +128,11 @@ def _semantic_checks(path: Path, data: dict[str, Any]) -> None:
             fail(f"auth.variables.{name}.pattern", f"is not a valid regular expression: {exc}")
         if var.get("source") == "callback" and not var.get("callback_param"):
             fail(f"auth.variables.{name}", "a callback variable needs callback_param")
+        if var.get("source", "user") == "user" and not (var.get("example") or var.get("default")):
+            fail(f"auth.variables.{name}", "needs an example (or a default): the form shows it as the expected format")
+    for form_field in auth.get("fields", []):
+        if form_field.get("pattern") and not form_field.get("placeholder"):
+            fail(f"auth.fields.{form_field['name']}", "has a pattern, so it needs a placeholder: the expected format")
     for field_name in _URL_FIELDS:
         url = auth.get(field_name)
         if not url:
@@ -234,6 +239,7 @@ def _variables(raw: Iterable[Mapping[str, Any]]) -> tuple[Variable, ...]:
             pattern=v["pattern"],
             help=v.get("help", ""),
             default=v.get("default"),
+            example=v.get("example"),
             source=v.get("source", "user"),
             callback_param=v.get("callback_param"),
             allowed=tuple(v.get("allowed", ())),

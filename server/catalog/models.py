@@ -16,6 +16,7 @@ class Variable:
     pattern: str
     help: str = ""
     default: str | None = None
+    example: str | None = None  # the expected format, shown when a typed value does not match
     source: str = "user"
     callback_param: str | None = None
     allowed: tuple[str, ...] = ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from server.addresses import AddressRefused, Unresolvable
@@ -36,10 +36,15 @@ def _sandbox_rejects(secret: str) -> bool:
     return secret.startswith(_SANDBOX_REJECTED) or secret.rsplit("_", 1)[-1].startswith(_SANDBOX_REJECTED)
 
 
-class FormInvalid(Exception):
-    """Per-field messages for the form to show again."""
+# What can be wrong with one field. The form page words each one in the page's language
+# (templates/field_problem.html; a test renders every one in every language).
+FieldProblem = Literal["required", "too_long", "format", "not_a_host", "unknown_host", "private_host"]
 
-    def __init__(self, errors: dict[str, str]) -> None:
+
+class FormInvalid(Exception):
+    """Per-field problems for the form to show again."""
+
+    def __init__(self, errors: dict[str, FieldProblem]) -> None:
         super().__init__("invalid form")
         self.errors = errors
 
@@ -69,19 +74,19 @@ def read_form_state(services: Services, integration: Integration, token: str | N
 
 def validate_fields(integration: Integration, submitted: dict[str, str]) -> dict[str, str]:
     values: dict[str, str] = {}
-    errors: dict[str, str] = {}
+    errors: dict[str, FieldProblem] = {}
     for field in integration.fields:
         value = (submitted.get(field.name) or "").strip()
         if not value and field.optional and field.default is not None:
             value = field.default
         if not value:
             if not field.optional:
-                errors[field.name] = f"{field.label} is required."
+                errors[field.name] = "required"
             continue
         if len(value) > 4096:
-            errors[field.name] = f"{field.label} is too long."
+            errors[field.name] = "too_long"
         elif field.pattern and not re.fullmatch(field.pattern, value):
-            errors[field.name] = f"{field.label} does not look right."
+            errors[field.name] = "format"
         values[field.name] = value
     if errors:
         raise FormInvalid(errors)
@@ -163,17 +168,17 @@ async def _verify_request(services: Services, integration: Integration, values: 
         return
     for name in placeholders(check.url):
         if not HOST_SAFE.match(values.get(name, "")):
-            raise FormInvalid({name: "This value is not valid."})
+            raise FormInvalid({name: "not_a_host"})
     url = render_url(check.url, values)
     headers = {k: v.format(**values) for k, v in check.headers.items()}
     auth = (values.get("username", ""), values.get("password", "")) if integration.kind == "basic" else None
     try:
         response = await _client_for(services, check.url).request(check.method, url, headers=headers, auth=auth)
     except Unresolvable as exc:
-        raise FormInvalid({placeholders(check.url)[0]: "This host could not be found."}) from exc
+        raise FormInvalid({placeholders(check.url)[0]: "unknown_host"}) from exc
     except AddressRefused as exc:
         field = placeholders(check.url)[0]
-        raise FormInvalid({field: "This host is on a private network, which Latchkey does not contact."}) from exc
+        raise FormInvalid({field: "private_host"}) from exc
     if response.status in (401, 403):
         raise FlowError(f"{integration.name} rejected these credentials.", code="invalid_credentials")
     if response.status not in check.ok_status:

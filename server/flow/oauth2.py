@@ -97,6 +97,9 @@ async def begin(
         code_challenge=pkce.s256_challenge(verifier) if verifier else None,
         provider_scopes=provider_scopes,
     )
+    if sandbox and ctx.lang:
+        # OpenID Connect's ui_locales: the sandbox's consent page speaks the picker's language.
+        url = with_params(url, {"ui_locales": ctx.lang})
     return url
 
 

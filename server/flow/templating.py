@@ -24,7 +24,7 @@ def check_variable(variable: Variable, value: str | None) -> str:
     if value is None or value == "":
         if variable.default is not None:
             return variable.default
-        raise VariableInvalid(f"{variable.label} is required.")
+        raise VariableInvalid(f"{variable.label} is required.", variable=variable.name, problem="required")
     value = value.strip()
     if variable.allowed:
         if variable.source == "callback" and value.startswith("https://") and value not in variable.allowed:
@@ -33,10 +33,12 @@ def check_variable(variable: Variable, value: str | None) -> str:
             if parts.path in ("", "/") and not parts.query and parts.hostname:
                 value = parts.hostname
         if value not in variable.allowed:
-            raise VariableInvalid(f"{variable.label} {value!r} is not one of the allowed values.")
+            raise VariableInvalid(
+                f"{variable.label} {value!r} is not one of the allowed values.", variable=variable.name
+            )
         return value
     if not re.fullmatch(variable.pattern, value) or not HOST_SAFE.match(value) or ".." in value:
-        raise VariableInvalid(f"{variable.label} {value!r} is not valid.")
+        raise VariableInvalid(f"{variable.label} {value!r} is not valid.", variable=variable.name)
     return value
 
 

@@ -14,6 +14,7 @@ from server.crypto import sha256_hex
 from server.db import results as result_store
 from server.db.workspaces import get_environment
 from server.error_responses import error_page
+from server.error_texts import end_user_text
 from server.errors import FlowError, InvalidRequest, LatchkeyError, NotFound, UntrustedFlowError, VariableInvalid
 from server.flow import credentials, dispatch
 from server.flow.context import FlowContext
@@ -110,20 +111,32 @@ async def _credentials_form(
 ) -> Response:
     token = await credentials.open_form(services, ctx, integration)
     context = page_context(
-        ctx, integration=integration, form_token=token, errors={}, values={}, error_code=None, error_message=None
+        ctx,
+        integration=integration,
+        form_token=token,
+        errors={},
+        values={},
+        error_code=None,
+        error_text=None,
+        error_message=None,
     )
     return render(request, "credentials.html", context, frame_ancestors=await _frame_ancestors(request, ctx))
 
 
-def _variables_page(request: Request, started: Started, supplied: dict[str, str], error: str | None = None) -> Response:
+def _variables_page(
+    request: Request, started: Started, supplied: dict[str, str], error: VariableInvalid | None = None
+) -> Response:
     integration = started.integration
+    typed = {v.name for v in integration.variables if v.source == "user"}
     context = page_context(
         started.ctx,
         integration=integration,
         ctx_token=started.ctx_token,
         variables=integration.variables,
         values=supplied,
-        error_message=error,
+        error_text=None,
+        error_message=error.message if error else None,
+        errors={error.variable: error.problem} if error and error.variable in typed else {},
     )
     return render(request, "variables.html", context, status=400 if error else 200)
 
@@ -140,7 +153,7 @@ async def _to_provider(request: Request, services: Services, started: Started) -
     try:
         url = await dispatch.begin(services, ctx, integration, browser_hash=browser_hash, variables=supplied)
     except VariableInvalid as exc:
-        return _variables_page(request, started, supplied, exc.message)
+        return _variables_page(request, started, supplied, exc)
     return RedirectResponse(
         url, status_code=302, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
     )
@@ -208,6 +221,7 @@ async def submit_credentials(request: Request) -> Response:
         values={f.name: submitted.get(f.name, "") for f in integration.fields if not f.secret},
         errors={},
         error_code=None,
+        error_text=None,
         error_message=None,
     )
     ancestors = await _frame_ancestors(request, ctx)
@@ -220,6 +234,7 @@ async def submit_credentials(request: Request) -> Response:
     except FlowError as exc:
         if exc.code in ("invalid_credentials", "provider_error", "provider_unavailable"):
             context["error_code"] = exc.code
+            context["error_text"] = end_user_text(exc.code)
             context["error_message"] = exc.message
             return render(request, "credentials.html", context, status=400, frame_ancestors=ancestors)
         return await deliver(request, failure_outcome(ctx, integration.slug, exc), after_post=True)

@@ -22,6 +22,7 @@ from server.db import results as result_store
 from server.db.database import database_unavailable
 from server.db.workspaces import Environment, get_environment
 from server.error_responses import error_page
+from server.error_texts import end_user_text
 from server.flow.allowlist import origin_allowed, url_allowed
 from server.flow.result import app_url, message, redirect_url
 from server.flow.steps import Outcome
@@ -124,6 +125,7 @@ def result_page(
             "mode": mode,
             "integration": services.catalog.get(payload["integration"]),
             "error_code": payload.get("error"),
+            "error_text": end_user_text(payload.get("error") or "server_error"),
             "error_message": payload.get("errorDescription"),
             "connection_id": payload.get("connectionId"),
             "again_url": f"/picker/again?{urlencode({'ctx': actions.again})}" if actions.again else None,

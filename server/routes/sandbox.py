@@ -22,6 +22,7 @@ from server.crypto import constant_time_equal
 from server.db import sandbox_codes
 from server.error_responses import error_page
 from server.errors import InvalidRequest
+from server.i18n import requested_lang
 from server.pages import render
 from server.sandbox.tokens import account_of_refresh_token, mint_tokens, new_account
 from server.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Services, services_of
@@ -40,6 +41,14 @@ def _slug_for_redirect(services: Services, redirect_uri: str) -> str | None:
 def _back(redirect_uri: str, issuer: str, **params: str | None) -> RedirectResponse:
     query = urlencode({k: v for k, v in {**params, "iss": issuer}.items() if v is not None})
     return RedirectResponse(f"{redirect_uri}?{query}", status_code=302)
+
+
+def _ui_locale(ui_locales: str | None) -> str:
+    """The first language of OpenID Connect's `ui_locales` that the pages have, else "" (the browser's)."""
+    for tag in (ui_locales or "").split()[:8]:
+        if lang := requested_lang(tag):
+            return lang
+    return ""
 
 
 async def authorize(request: Request) -> Response:
@@ -69,7 +78,12 @@ async def authorize(request: Request) -> Response:
     return render(
         request,
         "sandbox_consent.html",
-        {"integration": integration, "scopes": q.get("scope", "").split(), "request_token": request_token},
+        {
+            "integration": integration,
+            "scopes": q.get("scope", "").split(),
+            "request_token": request_token,
+            "lang": _ui_locale(q.get("ui_locales")),
+        },
     )
 
 

@@ -93,9 +93,26 @@ GOOD = {
             "does not declare",
         ),
         (
-            {"auth": {"kind": "api_key", "fields": [{"name": "k", "label": "K", "pattern": "("}]}},
+            {"auth": {"kind": "api_key", "fields": [{"name": "k", "label": "K", "pattern": "(", "placeholder": "x"}]}},
             "auth.fields.k.pattern",
             "regular expression",
+        ),
+        (
+            {"auth": {"kind": "api_key", "fields": [{"name": "k", "label": "K", "pattern": "^k_[a-z]+$"}]}},
+            "auth.fields.k",
+            "needs a placeholder",
+        ),
+        (
+            {
+                "auth": {
+                    "kind": "oauth2",
+                    "authorize_url": "https://{shop}.example/a",
+                    "token_url": "https://x.example/t",
+                    "variables": [{"name": "shop", "label": "Shop", "pattern": "^[a-z]+$"}],
+                }
+            },
+            "auth.variables.shop",
+            "needs an example",
         ),
         (
             {"api": {"base_url": "https://good.example", "source": "https://good.example/api"}},
