@@ -335,7 +335,7 @@ def test_stripe_form_validates_fields_then_accepts_a_right_key(demo: Demo, page:
     key.fill("pk_test_not_a_secret_key")
     page.click("#lk-credentials button[type=submit]")
     assert key.get_attribute("aria-invalid") == "true"
-    assert error.text_content() == "This value does not have the expected format." and error.is_visible()
+    assert error.text_content() == "Expected format: rk_live_..." and error.is_visible()
     described_by = key.get_attribute("aria-describedby")
     assert described_by is not None and "e-api_key" in described_by
     assert "/auth/stripe/start" in page.url  # nothing was sent
