@@ -1,6 +1,6 @@
 // Builds dist/embed.js (the script the service serves at /embed.js), the ESM loader and its types.
 import { build } from 'esbuild';
-import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 
 const root = new URL('..', import.meta.url);
 const dist = new URL('dist/', root);
@@ -28,5 +28,9 @@ await Promise.all([
     platform: 'neutral',
   }),
   copyFile(new URL('src/types.ts', root), new URL('index.d.ts', dist)),
-  copyFile(new URL('src/types.ts', root), new URL('embed.d.ts', dist)),
+  // embed.js is a script: it defines window.Latchkey (declared globally by index.d.ts) and exports no values.
+  writeFile(
+    new URL('embed.d.ts', dist),
+    "// Types for '@latchkey/core/embed.js': the script sets window.Latchkey and exports nothing at run time.\nexport type * from './index.js';\n",
+  ),
 ]);
