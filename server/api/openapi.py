@@ -1,4 +1,10 @@
-"""The OpenAPI 3.1 document of the REST API, served at /api/v1/openapi.json."""
+"""The OpenAPI 3.1 document of the REST API, served at /api/v1/openapi.json.
+
+Written for client generators as much as for readers: every operation has a stable camelCase
+operationId (a generated client's method name: renaming one breaks its callers), a tag per resource,
+and examples (server/api/openapi_examples.py). A string the server refuses when empty says
+minLength 1. tests/api/test_openapi_contract.py and test_openapi_client.py hold it to that.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from server.api import openapi_examples as ex
 from server.audit_actions import ACTOR_KINDS, AUDIT_ACTIONS
 from server.catalog.kinds import AUTH_KINDS
 from server.catalog.scopes import UNIFIED_SCOPES
@@ -20,8 +27,11 @@ def _ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: Schema, description: str = "OK") -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(schema: Schema, description: str = "OK", example: Any = None) -> Schema:
+    media: Schema = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    return {"description": description, "content": {"application/json": media}}
 
 
 def _data(schema: Schema) -> Schema:
@@ -35,8 +45,43 @@ _ERRORS = {
 }
 
 
-def _body(schema: Schema) -> Schema:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+def _body(schema: Schema, example: Schema) -> Schema:
+    return {"required": True, "content": {"application/json": {"schema": schema, "example": example}}}
+
+
+def _path_param(name: str, example: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "example": example}
+
+
+# One tag per resource, in the order a reader meets them; a generated client groups its methods by tag.
+TAGS: list[Schema] = [
+    {"name": "Environment", "description": "The API key's workspace environment: its allowlists and public mode."},
+    {"name": "Scopes", "description": "The unified scopes that integrations map to their providers' own."},
+    {
+        "name": "Integrations",
+        "description": "The catalog, and activating an integration (with its client credentials) in this environment.",
+    },
+    {
+        "name": "Connect sessions",
+        "description": "Short-lived, single-browser tokens that open the widget for one end-user, and authorization "
+        "URLs straight to one integration for a picker of your own.",
+    },
+    {
+        "name": "Connections",
+        "description": "An end-user's authorized account at one integration: its status, scopes and credentials.",
+    },
+    {
+        "name": "Passthrough",
+        "description": "Calls to the connection's provider, sent with its credentials (docs/passthrough.md).",
+    },
+    {"name": "Webhooks", "description": "Endpoints that receive signed connection events, and their delivery logs."},
+    {"name": "Audit", "description": "The environment's activity log: who changed its configuration, and what."},
+]
+
+# A free-form JSON object: without additionalProperties, generators type {"type": "object"} as {}.
+_OBJECT: Schema = {"type": "object", "additionalProperties": True}
+# What validation.opt_str refuses past its default length.
+_MAX_STR = 2048
 
 
 _PASSTHROUGH_ANSWER: Schema = {
@@ -46,13 +91,13 @@ _PASSTHROUGH_ANSWER: Schema = {
         "Latchkey-Connection-Id": {"schema": {"type": "string"}},
         "Latchkey-Integration": {"schema": {"type": "string"}},
     },
-    "content": {"*/*": {"schema": {}}},
+    "content": {"*/*": {"schema": {}, "example": ex.PASSTHROUGH_ANSWER}},
 }
 
 
 def _passthrough(*, with_path: bool) -> Schema:
     """Each method of the passthrough route: forwarded to the connection's provider as it came."""
-    parameters: list[Schema] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    parameters: list[Schema] = [_path_param("id", ex.CONNECTION_ID)]
     if with_path:
         parameters.append(
             {
@@ -62,6 +107,7 @@ def _passthrough(*, with_path: bool) -> Schema:
                 "description": "relative to the integration's API base URL, sent as it came (no . or .. "
                 "segments, //, backslash or @ after decoding)",
                 "schema": {"type": "string"},
+                "example": "crm/v3/objects/contacts",
             }
         )
     responses: Schema = {
@@ -78,11 +124,17 @@ def _passthrough(*, with_path: bool) -> Schema:
     item: Schema = {"parameters": parameters}
     for method in ("get", "post", "put", "patch", "delete"):
         operation: Schema = {
-            "summary": f"Passthrough {method.upper()}: call the connection's provider with its credentials",
+            "operationId": f"passthrough{method.capitalize()}{'' if with_path else 'Root'}",
+            "tags": ["Passthrough"],
+            "summary": f"Passthrough {method.upper()}: call the connection's provider with its credentials"
+            + ("" if with_path else " (the API base URL itself)"),
             "responses": responses,
         }
         if method in ("post", "put", "patch", "delete"):
-            operation["requestBody"] = {"required": False, "content": {"*/*": {"schema": {}}}}
+            operation["requestBody"] = {
+                "required": False,
+                "content": {"*/*": {"schema": {}, "example": ex.PASSTHROUGH_REQUEST}},
+            }
         item[method] = operation
     return item
 
@@ -122,13 +174,13 @@ def document(base_url: str) -> Schema:
                 "scopes_granted": {"type": "array", "items": scope},
                 "provider_scopes": {"type": "array", "items": {"type": "string"}},
                 "partial_grant": {"type": "boolean"},
-                "metadata": {"type": "object"},
+                "metadata": _OBJECT,
                 "expires_at": {"type": ["string", "null"], "format": "date-time"},
                 "created_at": {"type": "string", "format": "date-time"},
                 "updated_at": {"type": "string", "format": "date-time"},
                 "authorized_at": {"type": "string", "format": "date-time"},
                 "status_changed_at": {"type": ["string", "null"], "format": "date-time"},
-                "credentials": {"type": "object", "description": "only with ?include=credentials"},
+                "credentials": {**_OBJECT, "description": "only with ?include=credentials"},
             },
         },
         "Integration": {
@@ -148,8 +200,23 @@ def document(base_url: str) -> Schema:
                 "redirect_uri": {"type": ["string", "null"]},
                 "docs": {"type": "string"},
                 "custom": {"type": "boolean"},
-                "activation": {"type": ["object", "null"]},
+                "activation": {"anyOf": [_ref("Activation"), {"type": "null"}]},
             },
+        },
+        "Activation": {
+            "type": "object",
+            "properties": {
+                "integration": {"type": "string"},
+                "environment": {"type": "string"},
+                "client_id": {"type": ["string", "null"]},
+                "has_client_secret": {"type": "boolean"},
+                "scopes": {"type": "array", "items": scope, "description": "empty: every scope it has"},
+            },
+        },
+        "Scope": {
+            "type": "object",
+            "required": ["name", "description"],
+            "properties": {"name": scope, "description": {"type": "string"}},
         },
         "Environment": {
             "type": "object",
@@ -227,7 +294,7 @@ def document(base_url: str) -> Schema:
                 },
             },
             "changes": {
-                "type": "object",
+                **_OBJECT,
                 "description": "what changed: {field: {before, after}} for a changed setting, or the plain "
                 "values of what was added or removed (integration, scopes, a webhook URL without its query "
                 "string, events…). Never a client secret (only set / changed / removed), API key, signing "
@@ -236,36 +303,59 @@ def document(base_url: str) -> Schema:
             "created_at": {"type": "string", "format": "date-time"},
         },
     }
+    # Every key their as_json writes, null or not: a generated client need not make each one optional.
+    for name in ("Connection", "Integration", "Activation", "Environment", "Check", "Webhook", "WebhookDelivery"):
+        schemas[name]["required"] = [field for field in schemas[name]["properties"] if field != "credentials"]
     paths = {
         "/api/v1/environment": {
             "get": {
+                "operationId": "getEnvironment",
+                "tags": ["Environment"],
                 "summary": "This key's environment",
-                "responses": {"200": _json(_data(_ref("Environment"))), **_ERRORS},
+                "responses": {"200": _json(_data(_ref("Environment")), example=ex.data(ex.ENVIRONMENT)), **_ERRORS},
             },
             "patch": {
+                "operationId": "updateEnvironment",
+                "tags": ["Environment"],
                 "summary": "Set allowed origins, redirect URLs and public mode",
                 "requestBody": _body(
                     {
                         "type": "object",
                         "additionalProperties": False,
                         "properties": {
-                            "allowed_origins": {"type": "array", "items": {"type": "string"}},
-                            "allowed_redirect_urls": {"type": "array", "items": {"type": "string"}},
+                            "allowed_origins": {
+                                "type": "array",
+                                "items": {"type": "string", "minLength": 1},
+                                "description": "origins like https://app.example.com; replaces the list",
+                            },
+                            "allowed_redirect_urls": {
+                                "type": "array",
+                                "items": {"type": "string", "minLength": 1},
+                                "description": "absolute http(s) URLs without query or fragment; replaces the list",
+                            },
                             "public_mode": {"type": "boolean"},
                         },
-                    }
+                    },
+                    ex.ENVIRONMENT_PATCH,
                 ),
-                "responses": {"200": _json(_data(_ref("Environment"))), **_ERRORS},
+                "responses": {"200": _json(_data(_ref("Environment")), example=ex.data(ex.ENVIRONMENT)), **_ERRORS},
             },
         },
         "/api/v1/scopes": {
             "get": {
+                "operationId": "listScopes",
+                "tags": ["Scopes"],
                 "summary": "Unified scopes",
-                "responses": {"200": _json(_data({"type": "array", "items": {"type": "object"}})), **_ERRORS},
+                "responses": {
+                    "200": _json(_data({"type": "array", "items": _ref("Scope")}), example=ex.SCOPES),
+                    **_ERRORS,
+                },
             }
         },
         "/api/v1/integrations": {
             "get": {
+                "operationId": "listIntegrations",
+                "tags": ["Integrations"],
                 "summary": "The catalog with activation status",
                 "parameters": [
                     {
@@ -275,30 +365,45 @@ def document(base_url: str) -> Schema:
                         "description": "comma-separated unified scopes",
                     }
                 ],
-                "responses": {"200": _json(_data({"type": "array", "items": _ref("Integration")})), **_ERRORS},
+                "responses": {
+                    "200": _json(
+                        _data({"type": "array", "items": _ref("Integration")}), example=ex.data([ex.INTEGRATION])
+                    ),
+                    **_ERRORS,
+                },
             }
         },
         "/api/v1/integrations/{slug}": {
-            "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "parameters": [_path_param("slug", "hubspot")],
             "put": {
+                "operationId": "activateIntegration",
+                "tags": ["Integrations"],
                 "summary": "Activate (or update) an integration",
                 "requestBody": _body(
                     {
                         "type": "object",
                         "additionalProperties": False,
                         "properties": {
-                            "client_id": {"type": "string"},
-                            "client_secret": {"type": "string"},
+                            "client_id": {"type": "string", "maxLength": 512},
+                            "client_secret": {"type": "string", "maxLength": _MAX_STR},
                             "scopes": {"type": "array", "items": scope},
                         },
-                    }
+                    },
+                    ex.ACTIVATION_PUT,
                 ),
-                "responses": {"200": _json(_data({"type": "object"})), **_ERRORS},
+                "responses": {"200": _json(_data(_ref("Activation")), example=ex.data(ex.ACTIVATION)), **_ERRORS},
             },
-            "delete": {"summary": "Deactivate", "responses": {"204": {"description": "Deactivated"}, **_ERRORS}},
+            "delete": {
+                "operationId": "deactivateIntegration",
+                "tags": ["Integrations"],
+                "summary": "Deactivate",
+                "responses": {"204": {"description": "Deactivated"}, **_ERRORS},
+            },
         },
         "/api/v1/connect-sessions": {
             "post": {
+                "operationId": "createConnectSession",
+                "tags": ["Connect sessions"],
                 "summary": "Create a connect session token for the widget",
                 "requestBody": _body(
                     {
@@ -310,13 +415,18 @@ def document(base_url: str) -> Schema:
                             "integrations": {"type": "array", "items": {"type": "string"}},
                             "scopes": {"type": "array", "items": scope},
                             "categories": {"type": "array", "items": {"type": "string"}},
-                            "success_url": {"type": "string"},
-                            "failure_url": {"type": "string"},
-                            "origin": {"type": "string"},
+                            "success_url": {"type": "string", "maxLength": _MAX_STR},
+                            "failure_url": {"type": "string", "maxLength": _MAX_STR},
+                            "origin": {"type": "string", "maxLength": 300, "description": "for popup mode"},
                             "state": {"type": "string", "maxLength": 512},
-                            "connection_id": {"type": "string"},
+                            "connection_id": {
+                                "type": "string",
+                                "maxLength": 64,
+                                "description": "re-authorize this connection",
+                            },
                         },
-                    }
+                    },
+                    ex.CONNECT_SESSION_POST,
                 ),
                 "responses": {
                     "201": _json(
@@ -334,21 +444,26 @@ def document(base_url: str) -> Schema:
                                     "url": {"type": "string"},
                                 },
                             }
-                        )
+                        ),
+                        example=ex.data(ex.CONNECT_SESSION),
                     ),
                     **_ERRORS,
                 },
             }
         },
         "/api/v1/connect-sessions/{id}": {
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "parameters": [_path_param("id", ex.SESSION_ID)],
             "delete": {
+                "operationId": "revokeConnectSession",
+                "tags": ["Connect sessions"],
                 "summary": "Revoke a connect session or an authorization URL: no flow starts or completes with it",
                 "responses": {"204": {"description": "Revoked"}, **_ERRORS},
             },
         },
         "/api/v1/auth-urls": {
             "post": {
+                "operationId": "createAuthUrl",
+                "tags": ["Connect sessions"],
                 "summary": "Create an authorization URL for one integration (custom flow)",
                 "requestBody": _body(
                     {
@@ -359,11 +474,12 @@ def document(base_url: str) -> Schema:
                             "integration": {"type": "string"},
                             "external_xref": xref,
                             "scopes": {"type": "array", "items": scope},
-                            "success_url": {"type": "string"},
-                            "failure_url": {"type": "string"},
+                            "success_url": {"type": "string", "minLength": 1, "maxLength": _MAX_STR},
+                            "failure_url": {"type": "string", "minLength": 1, "maxLength": _MAX_STR},
                             "state": {"type": "string", "maxLength": 512},
                         },
-                    }
+                    },
+                    ex.AUTH_URL_POST,
                 ),
                 "responses": {
                     "201": _json(
@@ -380,7 +496,8 @@ def document(base_url: str) -> Schema:
                                     "expires_at": {"type": "string", "format": "date-time"},
                                 },
                             }
-                        )
+                        ),
+                        example=ex.data(ex.AUTH_URL),
                     ),
                     **_ERRORS,
                 },
@@ -388,10 +505,19 @@ def document(base_url: str) -> Schema:
         },
         "/api/v1/connections": {
             "get": {
+                "operationId": "listConnections",
+                "tags": ["Connections"],
                 "summary": "List connections",
                 "parameters": [
-                    {"name": n, "in": "query", "schema": {"type": "string"}}
-                    for n in ("integration", "external_xref", "status", "after")
+                    {"name": n, "in": "query", "schema": {"type": "string"}} for n in ("integration", "external_xref")
+                ]
+                + [
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["healthy", "unhealthy", "revoked"]},
+                    },
+                    {"name": "after", "in": "query", "schema": {"type": "string"}},
                 ]
                 + [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
                 "responses": {
@@ -402,12 +528,15 @@ def document(base_url: str) -> Schema:
                                 "data": {"type": "array", "items": _ref("Connection")},
                                 "next_after": {"type": ["string", "null"]},
                             },
-                        }
+                        },
+                        example=ex.page(ex.CONNECTION),
                     ),
                     **_ERRORS,
                 },
             },
             "post": {
+                "operationId": "createTestConnection",
+                "tags": ["Connections"],
                 "summary": "Create a sandbox test connection",
                 "requestBody": _body(
                     {
@@ -419,26 +548,33 @@ def document(base_url: str) -> Schema:
                             "external_xref": xref,
                             "scopes": {"type": "array", "items": scope},
                         },
-                    }
+                    },
+                    ex.CONNECTION_POST,
                 ),
                 "responses": {
-                    "201": _json(_data(_ref("Connection"))),
-                    "200": _json(_data(_ref("Connection"))),
+                    "201": _json(_data(_ref("Connection")), "Created", example=ex.data(ex.CONNECTION)),
+                    "200": _json(
+                        _data(_ref("Connection")),
+                        "The end-user's connection to this integration already existed",
+                        example=ex.data(ex.CONNECTION),
+                    ),
                     "403": _json(_ref("Error"), "Not the sandbox"),
                     **_ERRORS,
                 },
             },
         },
         "/api/v1/connections/{id}": {
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "parameters": [_path_param("id", ex.CONNECTION_ID)],
             "get": {
+                "operationId": "getConnection",
+                "tags": ["Connections"],
                 "summary": "Get a connection",
                 "description": "With include=credentials, an access token that expires within 5 minutes is refreshed first.",
                 "parameters": [
                     {"name": "include", "in": "query", "schema": {"type": "string", "enum": ["credentials"]}}
                 ],
                 "responses": {
-                    "200": _json(_data(_ref("Connection"))),
+                    "200": _json(_data(_ref("Connection")), example=ex.data(ex.CONNECTION_WITH_CREDENTIALS)),
                     "409": _json(
                         _ref("Error"), "connection_unhealthy: the token expired and cannot be refreshed; re-authorize"
                     ),
@@ -449,11 +585,18 @@ def document(base_url: str) -> Schema:
                     **_ERRORS,
                 },
             },
-            "delete": {"summary": "Delete a connection", "responses": {"204": {"description": "Deleted"}, **_ERRORS}},
+            "delete": {
+                "operationId": "deleteConnection",
+                "tags": ["Connections"],
+                "summary": "Delete a connection",
+                "responses": {"204": {"description": "Deleted"}, **_ERRORS},
+            },
         },
         "/api/v1/connections/{id}/check": {
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "parameters": [_path_param("id", ex.CONNECTION_ID)],
             "post": {
+                "operationId": "checkConnection",
+                "tags": ["Connections"],
                 "summary": "Health check: refresh the tokens now if they can be refreshed, report the status",
                 "responses": {
                     "200": _json(
@@ -461,7 +604,8 @@ def document(base_url: str) -> Schema:
                             "type": "object",
                             "required": ["data", "check"],
                             "properties": {"data": _ref("Connection"), "check": _ref("Check")},
-                        }
+                        },
+                        example=ex.CHECK,
                     ),
                     **_ERRORS,
                 },
@@ -471,10 +615,17 @@ def document(base_url: str) -> Schema:
         "/api/v1/passthrough/{id}": _passthrough(with_path=False),
         "/api/v1/webhooks": {
             "get": {
+                "operationId": "listWebhooks",
+                "tags": ["Webhooks"],
                 "summary": "List webhook endpoints",
-                "responses": {"200": _json(_data({"type": "array", "items": _ref("Webhook")})), **_ERRORS},
+                "responses": {
+                    "200": _json(_data({"type": "array", "items": _ref("Webhook")}), example=ex.data([ex.WEBHOOK])),
+                    **_ERRORS,
+                },
             },
             "post": {
+                "operationId": "createWebhook",
+                "tags": ["Webhooks"],
                 "summary": "Add a webhook endpoint (its signing secret is in this response only)",
                 "requestBody": _body(
                     {
@@ -484,6 +635,8 @@ def document(base_url: str) -> Schema:
                         "properties": {
                             "url": {
                                 "type": "string",
+                                "minLength": 1,
+                                "maxLength": _MAX_STR,
                                 "description": "https (http only to loopback when the server allows it)",
                             },
                             "events": {
@@ -493,7 +646,8 @@ def document(base_url: str) -> Schema:
                             },
                             "description": {"type": "string", "maxLength": 200},
                         },
-                    }
+                    },
+                    ex.WEBHOOK_POST,
                 ),
                 "responses": {
                     "201": _json(
@@ -509,21 +663,26 @@ def document(base_url: str) -> Schema:
                                     },
                                 ]
                             }
-                        )
+                        ),
+                        example=ex.data(ex.WEBHOOK_CREATED),
                     ),
                     **_ERRORS,
                 },
             },
         },
         "/api/v1/webhooks/{id}": {
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "parameters": [_path_param("id", ex.WEBHOOK_ID)],
             "delete": {
+                "operationId": "deleteWebhook",
+                "tags": ["Webhooks"],
                 "summary": "Remove a webhook endpoint and its pending deliveries",
                 "responses": {"204": {"description": "Removed"}, **_ERRORS},
             },
         },
         "/api/v1/audit-events": {
             "get": {
+                "operationId": "listAuditEvents",
+                "tags": ["Audit"],
                 "summary": "The environment's activity log, newest first: who changed its configuration, and what",
                 "description": "Allowlists and public mode, embed settings, integrations, API key rotations, "
                 "webhook endpoints and connection deletions of this key's environment, and the workspace's own "
@@ -553,15 +712,18 @@ def document(base_url: str) -> Schema:
                                 "data": {"type": "array", "items": _ref("AuditEvent")},
                                 "next_after": {"type": ["string", "null"]},
                             },
-                        }
+                        },
+                        example=ex.page(ex.AUDIT_EVENT),
                     ),
                     **_ERRORS,
                 },
             },
         },
         "/api/v1/webhooks/{id}/deliveries": {
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "parameters": [_path_param("id", ex.WEBHOOK_ID)],
             "get": {
+                "operationId": "listWebhookDeliveries",
+                "tags": ["Webhooks"],
                 "summary": "The endpoint's delivery log, newest first",
                 "parameters": [
                     {
@@ -580,7 +742,8 @@ def document(base_url: str) -> Schema:
                                 "data": {"type": "array", "items": _ref("WebhookDelivery")},
                                 "next_after": {"type": ["string", "null"]},
                             },
-                        }
+                        },
+                        example=ex.page(ex.DELIVERY),
                     ),
                     **_ERRORS,
                 },
@@ -596,6 +759,7 @@ def document(base_url: str) -> Schema:
         },
         "servers": [{"url": base_url}],
         "security": [{"bearer": []}],
+        "tags": TAGS,
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
