@@ -10,7 +10,7 @@ PORT ?= 8000
 EXAMPLE_PORT ?= 8001
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test check bench setup widget chromium browser-deps postgres redis test-sqlite test-postgres test-widget clean
+.PHONY: run test check bench setup widget chromium browser-deps postgres redis test-sqlite test-postgres test-widget clean logos screenshots
 
 run: setup ## set up, migrate, seed the sandbox demo and start the service
 	$(BIN)/latchkey migrate
@@ -24,10 +24,11 @@ test: setup chromium browser-deps ## every test: Python on SQLite, Python on Pos
 
 check: setup ## formatter, linter and types: ruff and mypy over the Python, tsc over the widget
 	@echo "== ruff format --check, ruff check, mypy, tsc --noEmit"
-	$(BIN)/ruff format --check server bench tests examples
-	$(BIN)/ruff check server bench tests examples
+	$(BIN)/ruff format --check server bench tests examples scripts
+	$(BIN)/ruff check server bench tests examples scripts
 	$(BIN)/mypy
 	$(BIN)/python -m server.generated --check
+	$(BIN)/python -m server.catalog.logo_art --check
 	cd widget && npm run typecheck --silent
 
 test-sqlite:
@@ -68,6 +69,12 @@ $(WIDGET_STAMP): widget/package.json widget/package-lock.json
 
 $(EMBED): $(WIDGET_STAMP) $(shell find widget/packages -path '*/node_modules' -prune -o -path '*/dist' -prune -o -type f -newer widget/package.json -print 2>/dev/null)
 	cd widget && npm run build --silent
+
+logos: setup ## write the integrations' logo files from the catalog's logo_source and simple-icons
+	$(BIN)/python -m server.catalog.logo_art
+
+screenshots: setup chromium ## take docs/screenshots/ again from the seeded demo
+	$(BIN)/python scripts/screenshots.py
 
 chromium: ## Debian's Chromium for the browser tests (Playwright drives it; no browser download)
 	@scripts/ensure-apt-package.sh chromium

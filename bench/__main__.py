@@ -124,6 +124,7 @@ def on_sqlite(bench: Bench) -> None:
         goals.burst(f"{bench.timing.burst:,} concurrent flows, SQLite", lk.url, ws, bench.timing, tag="sqlite")
         print("\nSizes:", flush=True)
         sizes.widget_size()
+        sizes.logo_sizes()
         sizes.picker_weight(lk.url)
 
 

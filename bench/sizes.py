@@ -21,6 +21,23 @@ def widget_size() -> None:
     print(f"  embed.js: {len(raw)} bytes minified, {len(gzip.compress(raw, 9))} bytes min+gz (budget 3072)")
 
 
+def logo_sizes() -> None:
+    """The logo files the picker loads (lazily, one small SVG each): simple-icons marks and monograms."""
+    from server.catalog.loader import LOGO_DIR, load_catalog
+
+    entries = [entry for entry in load_catalog() if entry.logo and not entry.custom]
+    files = {entry.slug: (LOGO_DIR / str(entry.logo)).read_bytes() for entry in entries}
+    sizes = {slug: len(body) for slug, body in files.items()}
+    gzipped = {slug: len(gzip.compress(body, 9)) for slug, body in files.items()}
+    marks = sum(1 for entry in entries if (entry.logo_source or "").startswith("simple-icons/"))
+    largest = max(sizes, key=sizes.__getitem__)
+    print(
+        f"  logos: {marks} simple-icons marks, {len(entries) - marks} monograms; {sum(sizes.values())} bytes in all "
+        f"({sum(gzipped.values())} gzipped), median {sorted(sizes.values())[len(sizes) // 2]}, "
+        f"largest {largest} {sizes[largest]} bytes ({gzipped[largest]} gzipped)"
+    )
+
+
 def picker_weight(base: str) -> None:
     url = f"{base}/picker?workspace=ws_demo&env=sandbox&external_xref=bench&mode=redirect"
     with httpx.Client(base_url=base) as c:

@@ -19,6 +19,7 @@ SERVER = PROJECT_ROOT / "server"
 
 LAYERS: dict[str, int] = {
     "errors": 0,
+    "error_texts": 0,
     "settings": 0,
     "languages": 0,
     "event_types": 0,

@@ -361,6 +361,8 @@ def _build(path: Path, data: dict[str, Any], custom: bool) -> Integration:
         scopes={k: tuple(v) for k, v in data.get("scopes", {}).items()},
         description=data.get("description", ""),
         logo=data.get("logo"),
+        logo_source=data.get("logo_source"),
+        monogram=data.get("monogram"),
         color=data.get("color", "#4b5563"),
         sandbox_only=data.get("sandbox_only", False),
         oauth2=oauth2,

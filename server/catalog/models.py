@@ -137,6 +137,8 @@ class Integration:
     scopes: dict[str, tuple[str, ...]]
     description: str = ""
     logo: str | None = None
+    logo_source: str | None = None  # simple-icons/<slug> or monogram (server/catalog/logo_art.py)
+    monogram: str | None = None
     color: str = "#4b5563"
     sandbox_only: bool = False
     oauth2: OAuth2Spec | None = None
@@ -171,6 +173,8 @@ class Integration:
 
     @property
     def initials(self) -> str:
+        if self.monogram:
+            return self.monogram
         words = [w for w in self.name.replace("-", " ").split() if w]
         return "".join(w[0] for w in words[:2]).upper() or self.slug[:2].upper()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from html import escape
 from pathlib import Path
 
 from starlette.exceptions import HTTPException
@@ -19,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from server.assets import RECHECK_SECONDS, Asset, FileAsset, asset_of, send_asset
 from server.catalog.loader import Catalog, find_logo
+from server.catalog.logo_art import draw_monogram
 from server.catalog.models import Integration
 from server.db import migrations
 from server.db.database import database_unavailable
@@ -174,11 +174,6 @@ class Logos:
 
 
 def drawn_logo(integration: Integration) -> Asset:
-    """The entry's initials on its colour, for an entry without a logo file."""
-    svg = (
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40">'
-        f'<rect width="40" height="40" rx="8" fill="{escape(integration.color)}"/>'
-        '<text x="20" y="25" font-family="system-ui,sans-serif" font-size="14" font-weight="600" '
-        f'fill="#fff" text-anchor="middle">{escape(integration.initials)}</text></svg>'
-    )
+    """The entry's monogram (its initials) on its colour, for an entry without a logo file."""
+    svg = draw_monogram(integration.name, integration.initials, integration.color)
     return asset_of(svg.encode(), "image/svg+xml", _LOGO_HEADERS)
