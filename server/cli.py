@@ -170,8 +170,29 @@ def cmd_workspace_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_key_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    key = _run_db(settings, lambda db: workspace_store.rotate_key(db, args.workspace, args.env, actor=Actor.cli()))
-    print(f"new {args.env} secret key for {args.workspace}: {key}   (shown once; the old key no longer works)")
+    grace = workspace_store.parse_grace(args.grace)
+    rotated = _run_db(
+        settings, lambda db: workspace_store.rotate_key(db, args.workspace, args.env, grace=grace, actor=Actor.cli())
+    )
+    if rotated.previous_key_expires_at is None:
+        old = "the old key no longer works"
+    else:
+        until = rotated.previous_key_expires_at.strftime("%Y-%m-%d %H:%M UTC")
+        old = f"the old key keeps working for {workspace_store.grace_text(grace)}, until {until}"
+    print(f"new {args.env} secret key for {args.workspace}: {rotated.key}   (shown once; {old})")
+    if rotated.cut_off_prefix is not None:
+        print(f"the key before it ({rotated.cut_off_prefix}…), still in its grace period, stopped working now")
+    return 0
+
+
+def cmd_key_expire_previous(args: argparse.Namespace, settings: Settings) -> int:
+    prefix = _run_db(
+        settings, lambda db: workspace_store.expire_previous_key(db, args.workspace, args.env, actor=Actor.cli())
+    )
+    if prefix is None:
+        print(f"no previous {args.env} key of {args.workspace} is still valid: nothing to expire")
+    else:
+        print(f"the previous {args.env} key of {args.workspace} ({prefix}…) no longer works")
     return 0
 
 
@@ -431,7 +452,16 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = key.add_parser("rotate", help="replace an environment's secret key")
     rotate.add_argument("--workspace", required=True)
     rotate.add_argument("--env", choices=["sandbox", "production"], required=True)
+    rotate.add_argument(
+        "--grace",
+        default="0",
+        help="how long the old key keeps working: 30m, 24h, 7d (at most 30d; default 0: it stops at once)",
+    )
     rotate.set_defaults(func=cmd_key_rotate)
+    expire = key.add_parser("expire-previous", help="stop a rotated-out key now, ending its grace period")
+    expire.add_argument("--workspace", required=True)
+    expire.add_argument("--env", choices=["sandbox", "production"], required=True)
+    expire.set_defaults(func=cmd_key_expire_previous)
 
     catalog = sub.add_parser("catalog", help="the integration catalog").add_subparsers(
         dest="catalog_command", required=True

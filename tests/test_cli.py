@@ -7,6 +7,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ import pytest
 
 from server.cli import main
 from server.crypto import hash_api_key
+from server.db import workspaces as workspace_store
+from server.db.clock import utcnow
 from server.db.database import close_database, open_database
 from server.db.workspaces import Environment, environment_for_key
 
@@ -135,6 +138,65 @@ def test_key_rotate_for_an_unknown_workspace_fails_cleanly(cli_env: Path, capsys
     create(capsys)
     code, out, err = run(capsys, "key", "rotate", "--workspace", "ws_nope", "--env", "sandbox")
     assert code == 2 and "No such workspace" in err and "lk_" not in out
+
+
+def test_key_rotate_with_a_grace_keeps_the_old_key_until_it_ends(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace_id, keys = create(capsys)
+    code, out, _ = run(capsys, "key", "rotate", "--workspace", workspace_id, "--env", "sandbox", "--grace", "24h")
+    assert code == 0
+    assert re.search(r"the old key keeps working for 1 day, until \d{4}-\d\d-\d\d \d\d:\d\d UTC", out)
+    match = re.search(r"(lk_sbx_[A-Za-z0-9_-]{43})", out)
+    assert match is not None
+    old, new = resolve(cli_env, keys["sandbox"]), resolve(cli_env, match.group(1))
+    assert old is not None and new is not None and old.workspace_id == new.workspace_id == workspace_id
+
+    later = utcnow() + timedelta(hours=24, seconds=1)
+    monkeypatch.setattr(workspace_store, "utcnow", lambda: later)
+    assert resolve(cli_env, keys["sandbox"]) is None and resolve(cli_env, match.group(1)) is not None
+
+
+def test_key_rotate_twice_says_the_older_key_stopped_and_expire_previous_ends_the_grace(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace_id, keys = create(capsys)
+    rotate = ("key", "rotate", "--workspace", workspace_id, "--env", "production")
+    code, first, _ = run(capsys, *rotate, "--grace", "7d")
+    assert code == 0 and "stopped working now" not in first
+    first_key = re.search(r"(lk_live_[A-Za-z0-9_-]{43})", first)
+    assert first_key is not None
+    code, second, _ = run(capsys, *rotate, "--grace", "30m")
+    assert code == 0 and f"the key before it ({keys['production'][:12]}…), still in its grace period" in second
+    assert resolve(cli_env, keys["production"]) is None and resolve(cli_env, first_key.group(1)) is not None
+
+    expire = ("key", "expire-previous", "--workspace", workspace_id, "--env", "production")
+    code, out, _ = run(capsys, *expire)
+    assert code == 0 and f"({first_key.group(1)[:12]}…) no longer works" in out
+    assert resolve(cli_env, first_key.group(1)) is None
+    code, out, _ = run(capsys, *expire)
+    assert code == 0 and "nothing to expire" in out
+
+
+@pytest.mark.parametrize(
+    "grace,message",
+    [("31d", "at most 30 days"), ("1w", "like 30m, 24h or 7d"), ("24", "like 30m, 24h or 7d"), ("-5m", "like 30m")],
+)
+def test_key_rotate_refuses_a_bad_grace_and_changes_nothing(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], grace: str, message: str
+) -> None:
+    workspace_id, keys = create(capsys)
+    code, out, err = run(capsys, "key", "rotate", "--workspace", workspace_id, "--env", "sandbox", f"--grace={grace}")
+    assert code == 2 and message in err and "lk_" not in out
+    assert resolve(cli_env, keys["sandbox"]) is not None
+
+
+def test_key_expire_previous_for_an_unknown_workspace_fails_cleanly(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create(capsys)
+    code, _, err = run(capsys, "key", "expire-previous", "--workspace", "ws_nope", "--env", "sandbox")
+    assert code == 2 and "No such workspace" in err
 
 
 def test_catalog_validate_names_the_bad_file_the_field_and_why(

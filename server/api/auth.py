@@ -32,5 +32,8 @@ async def authenticate(request: Request) -> Environment:
 
 
 def key_actor(env: Environment) -> Actor:
-    """Who the activity log says made an API change: the key, by its stored non-secret prefix."""
+    """Who the activity log says made an API change: the key, by its stored non-secret prefix (a
+    rotated-out key still in its grace period by its own)."""
+    if env.via_previous_key and env.previous_key_prefix:
+        return Actor.api_key(env.previous_key_prefix)
     return Actor.api_key(env.api_key_prefix)

@@ -28,6 +28,7 @@ dashboard_routes = [
     Route(f"{ENV}/embed/preview", embed.preview, methods=["GET"]),
     Route(f"{ENV}/api-keys", api_keys.show, methods=["GET"]),
     Route(f"{ENV}/api-keys/rotate", api_keys.rotate, methods=["POST"]),
+    Route(f"{ENV}/api-keys/expire-previous", api_keys.expire_previous, methods=["POST"]),
     Route(f"{ENV}/webhooks", webhooks.list_endpoints, methods=["GET"]),
     Route(f"{ENV}/webhooks", webhooks.create, methods=["POST"]),
     Route(f"{ENV}/webhooks/{{id}}", webhooks.detail, methods=["GET"]),

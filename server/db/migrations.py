@@ -111,6 +111,11 @@ def _v6(dialect: Dialect) -> list[str]:
     return _added_in(6, dialect) + _new_tables(6, dialect, "audit_events")
 
 
+def _v7(dialect: Dialect) -> list[str]:
+    """Overlapping key rotation: the previous API key's hash, prefix and expiry on each environment."""
+    return _added_in(7, dialect)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Dialect], list[str]]]] = [
     (1, _v1),
     (2, _v2),
@@ -118,6 +123,7 @@ MIGRATIONS: list[tuple[int, Callable[[Dialect], list[str]]]] = [
     (4, _v4),
     (5, _v5),
     (6, _v6),
+    (7, _v7),
 ]
 
 

@@ -319,3 +319,19 @@ audit_events = sa.Table(
 )
 
 sa.Index("ix_audit_events_workspace", audit_events.c.workspace_id, audit_events.c.seq, info=_V6)
+
+# ---- Schema version 7: overlapping API key rotation --------------------------------------------
+
+_V7 = {"since": 7}
+
+# The key a rotation with a grace period replaced: it keeps working until previous_key_expires_at,
+# so a host can deploy the new key without downtime. NULL: no previous key (grace 0, or expired early).
+for _column in (
+    sa.Column("previous_key_hash", sa.String(64), nullable=True, info=_V7),
+    sa.Column("previous_key_prefix", sa.String(20), nullable=True, info=_V7),
+    sa.Column("previous_key_expires_at", sa.DateTime(timezone=True), nullable=True, info=_V7),
+):
+    environments.append_column(_column)
+
+# Unique, like api_key_hash: the API's key lookup finds either hash through an index.
+sa.Index("ix_environments_previous_key_hash", environments.c.previous_key_hash, unique=True, info=_V7)

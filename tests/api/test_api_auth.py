@@ -97,7 +97,7 @@ async def test_the_wrong_key_writes_nothing(lk: Running, workspace: Workspace) -
 
 async def test_a_rotated_key_stops_working(lk: Running, workspace: Workspace) -> None:
     assert (await lk.client.get("/api/v1/environment", headers=workspace.auth())).status_code == 200
-    new_key = await rotate_key(lk.db, workspace.id, "sandbox")
+    new_key = (await rotate_key(lk.db, workspace.id, "sandbox")).key
     assert new_key != workspace.sandbox_key and new_key.startswith("lk_sbx_")
     assert_unauthorized(await lk.client.get("/api/v1/environment", headers=workspace.auth()))
     fresh = await lk.client.get("/api/v1/environment", headers={"Authorization": f"Bearer {new_key}"})

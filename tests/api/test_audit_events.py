@@ -356,6 +356,7 @@ AUDITED = {
     "create_workspace",
     "update_environment",
     "rotate_key",
+    "expire_previous_key",
     "activate",
     "deactivate",
     "create_endpoint",
@@ -450,7 +451,8 @@ async def test_each_command_line_change_is_recorded_once_as_the_command_line(
     }
     assert changes["member.added"] == {"email": "ops@acme.example"}
     assert changes["api_key.rotated"] == {
-        "api_key_prefix": {"before": keys["sandbox"][:12], "after": new_key.group(1)[:12]}
+        "api_key_prefix": {"before": keys["sandbox"][:12], "after": new_key.group(1)[:12]},
+        "grace_seconds": 0,
     }
     assert changes["webhook.created"]["url"] == f"{HOOK}?…"
     # Production sees the workspace's own events, not sandbox's.

@@ -20,6 +20,8 @@ FORMS = [
     ("/dashboard/sandbox/connections", {"integration": "sandbox", "external_xref": "csrf-user"}),
     ("/dashboard/sandbox/embed", {"allowed_origins": "https://evil.example", "mode": "popup"}),
     ("/dashboard/sandbox/api-keys/rotate", {}),
+    ("/dashboard/sandbox/api-keys/rotate", {"grace": "86400"}),
+    ("/dashboard/sandbox/api-keys/expire-previous", {}),
     ("/dashboard/sandbox/webhooks", {"url": "https://hooks.example.com/x", "events": "auth.failed"}),
     ("/dashboard/sign-out", {}),
 ]

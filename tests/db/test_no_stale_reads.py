@@ -40,7 +40,7 @@ async def new_connection(app: Running, ws: Workspace, xref: str = "user-1") -> s
 async def test_a_rotated_key_is_refused_by_the_other_process_at_once(lk: Running, other: Running) -> None:
     ws = await new_workspace(lk.services)
     assert (await other.client.get("/api/v1/connections", headers=ws.auth())).status_code == 200
-    new_key = await workspace_store.rotate_key(lk.db, ws.id, "sandbox")
+    new_key = (await workspace_store.rotate_key(lk.db, ws.id, "sandbox")).key
     old = await other.client.get("/api/v1/connections", headers=ws.auth())
     assert old.status_code == 401 and old.json()["error"]["code"] == "unauthorized"
     fresh = await other.client.get("/api/v1/connections", headers={"Authorization": f"Bearer {new_key}"})

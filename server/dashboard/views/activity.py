@@ -4,6 +4,7 @@ when, and what changed, newest first — the events of server/db/audit.py, which
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from starlette.responses import Response
@@ -13,6 +14,7 @@ from server.catalog.models import Integration
 from server.dashboard.views.common import Dash, member_view, page
 from server.db import audit as audit_store
 from server.db.audit import AuditEvent
+from server.db.workspaces import grace_text
 from server.errors import InvalidRequest, NotFound
 
 PAGE_SIZE = 25
@@ -29,6 +31,10 @@ FIELD_LABELS = {
     "client_id": "Client ID",
     "client_secret": "Client secret",
     "api_key_prefix": "Secret key",
+    "grace_seconds": "Old key kept working for",
+    "previous_key_valid_until": "Old key valid until",
+    "previous_key_stopped": "Key before it stopped",
+    "previous_key_prefix": "Previous key",
     "endpoint_id": "Endpoint",
     "url": "URL",
     "events": "Events",
@@ -60,7 +66,7 @@ _REVOCATION = {
     "not_supported": "the provider offers no revocation",
     "not_attempted": "not revoked (unreadable)",
 }
-_KEY_PREFIX_FIELDS = ("api_key_prefix",)
+_KEY_PREFIX_FIELDS = ("api_key_prefix", "previous_key_stopped", "previous_key_prefix")
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,8 @@ def _text(value: Any, *, action: str, field: str, integrations: dict[str, Integr
         return _REVOCATION.get(str(value), str(value))
     if field in _KEY_PREFIX_FIELDS:
         return f"{value}…"
+    if field == "grace_seconds" and isinstance(value, int):
+        return grace_text(timedelta(seconds=value)) if value else "none (stopped at once)"
     return str(value)
 
 
