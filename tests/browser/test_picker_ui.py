@@ -446,3 +446,20 @@ def test_error_page_has_no_wcag_violations(demo: Demo, axe_page: Page) -> None:
     axe_page.goto(f"{demo.base}/auth/no-such-integration/start")
     assert axe_page.locator("[data-error-code=integration_not_found]").is_visible()
     assert axe_violations(axe_page) == []
+
+
+# -- the logos ---------------------------------------------------------------------------------------
+
+
+def test_shopify_slack_and_stripe_logos_look_different_and_all_load(demo: Demo, page: Page) -> None:
+    """Once three near-identical green-and-purple "S" tiles: now two brand marks and a monogram."""
+    page.goto(picker_url(demo))
+    logos = {slug: page.locator(f"a[data-integration={slug}] img.lk-logo") for slug in ("shopify", "slack", "stripe")}
+    for logo in logos.values():
+        logo.scroll_into_view_if_needed()  # they load lazily
+        expect(logo).to_have_js_property("complete", True)
+        assert logo.evaluate("img => img.naturalWidth") == 40
+    pictures = {slug: logo.screenshot() for slug, logo in logos.items()}
+    assert len(set(pictures.values())) == 3
+    marks = {slug: httpx.get(f"{demo.base}/logos/{slug}.svg").text for slug in logos}
+    assert "<path" in marks["shopify"] and "<path" in marks["stripe"] and ">Sl</text>" in marks["slack"]
