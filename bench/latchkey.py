@@ -165,7 +165,14 @@ async def seed_test_connections(
 
 
 async def start_links(
-    base: str, workspace_id: str, environment: str, slug: str, xrefs: list[str], *, concurrency: int = 8
+    base: str,
+    workspace_id: str,
+    environment: str,
+    slug: str,
+    xrefs: list[str],
+    *,
+    concurrency: int = 8,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[str]:
     """One start link per end-user, as the picker hands them out (absolute URLs)."""
     pattern = re.compile(rf'href="(/auth/{re.escape(slug)}/start\?ctx=[^"]+)"')
@@ -190,7 +197,7 @@ async def start_links(
             raise RuntimeError(f"the {environment} picker lists no {slug} integration")
         return base + unescape(href.group(1))
 
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=60, transport=transport) as client:
         return list(await asyncio.gather(*(one(client, x) for x in xrefs)))
 
 

@@ -5,7 +5,9 @@ so the profile holds the request's work alone: authentication, the queries, the 
 Requests run one after another, so awaited time (a query's thread hop, a lock) is charged to the
 line that awaited it.
 
-    python -m bench.profile [--endpoint credentials|get|list] [--requests 2000] [--postgres]
+    python -m bench.profile [--endpoint credentials|get|list|start] [--requests 2000] [--postgres]
+
+`start` profiles the sandbox start link the bench's start goal loads (no key; a new flow each time).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pyinstrument import Profiler
 from starlette.applications import Starlette
 from starlette.types import Message, Scope
 
-from bench.latchkey import bearer, create_workspace, latchkey_env, seed_test_connections
+from bench.latchkey import bearer, create_workspace, latchkey_env, seed_test_connections, start_links
 from bench.postgres import DEFAULT_ADMIN_URL, fresh_database
 from server.app import create_app
 from server.settings import Settings
@@ -67,19 +69,27 @@ async def profile(env: dict[str, str], endpoint: str, requests: int) -> str:
     app = create_app(Settings.from_env(env))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        [connection_id, *_] = await seed_test_connections(BASE_URL, ws, 20, transport=transport)
-        path, query = {
-            "credentials": (f"/api/v1/connections/{connection_id}", "include=credentials"),
-            "get": (f"/api/v1/connections/{connection_id}", ""),
-            "list": ("/api/v1/connections", ""),
-        }[endpoint]
+        if endpoint == "start":
+            async with httpx.AsyncClient(base_url=BASE_URL, headers=bearer(ws.sandbox_key), transport=transport) as api:
+                (await api.put("/api/v1/integrations/sandbox", json={})).raise_for_status()
+            [link] = await start_links(BASE_URL, ws.id, "sandbox", "sandbox", ["profile"], transport=transport)
+            path, _, query = link.removeprefix(BASE_URL).partition("?")
+            expected = 302
+        else:
+            [connection_id, *_] = await seed_test_connections(BASE_URL, ws, 20, transport=transport)
+            path, query = {
+                "credentials": (f"/api/v1/connections/{connection_id}", "include=credentials"),
+                "get": (f"/api/v1/connections/{connection_id}", ""),
+                "list": ("/api/v1/connections", ""),
+            }[endpoint]
+            expected = 200
         for _ in range(50):  # warm: compiled statements, opened connections
             await call(app, path, query, ws.sandbox_key)
         profiler = Profiler(interval=0.0002, async_mode="enabled")
         profiler.start()
         statuses = [await call(app, path, query, ws.sandbox_key) for _ in range(requests)]
         profiler.stop()
-    if set(statuses) != {200}:
+    if set(statuses) != {expected}:
         raise SystemExit(f"unexpected statuses: {sorted(set(statuses))} (key {bearer(ws.sandbox_key)})")
     return profiler.output_text(unicode=True, color=False, show_all=False)
 
@@ -95,7 +105,7 @@ def database(use_postgres: bool, folder: Path) -> Iterator[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
-    parser.add_argument("--endpoint", choices=["credentials", "get", "list"], default="credentials")
+    parser.add_argument("--endpoint", choices=["credentials", "get", "list", "start"], default="credentials")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--postgres", action="store_true", help="a fresh database at BENCH_POSTGRES_URL")
     parser.add_argument("--lines", type=int, default=70, help="lines of the profile to print")

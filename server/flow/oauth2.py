@@ -7,6 +7,8 @@ every kind shares (activation, scopes, consume once, settle) are in `steps`.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from server.catalog.models import Integration, OAuth2Spec
 from server.errors import FlowError
@@ -96,10 +98,9 @@ async def begin(
         state=sign_state(services.signer, state),
         code_challenge=pkce.s256_challenge(verifier) if verifier else None,
         provider_scopes=provider_scopes,
-    )
-    if sandbox and ctx.lang:
         # OpenID Connect's ui_locales: the sandbox's consent page speaks the picker's language.
-        url = with_params(url, {"ui_locales": ctx.lang})
+        extra={"ui_locales": ctx.lang} if sandbox and ctx.lang else {},
+    )
     return url
 
 
@@ -112,6 +113,7 @@ def authorization_url(
     state: str,
     code_challenge: str | None,
     provider_scopes: list[str],
+    extra: Mapping[str, str] = MappingProxyType({}),
 ) -> str:
     """The provider's authorization URL for one flow (RFC 6749 §4.1.1, RFC 7636 §4.3)."""
     params: dict[str, str] = {
@@ -126,7 +128,7 @@ def authorization_url(
         # Always S256, even where a provider would read a missing method as "plain" (Zoom).
         params["code_challenge"] = code_challenge
         params["code_challenge_method"] = "S256"
-    for key, value in spec.authorize_params.items():
+    for key, value in (*extra.items(), *spec.authorize_params.items()):
         params.setdefault(key, value)
     return with_params(authorize_url, params)
 
