@@ -56,6 +56,7 @@ END_USER_TEXTS: dict[str, str] = {
 BROWSER_CODES: frozenset[ErrorCodeName] = frozenset(e.code for e in ERROR_CODES.values() if "browser" in e.seen)
 
 
-def end_user_text(code: str) -> str:
-    """The untranslated text for `code`; a code with none (never one a browser sees) gets the generic one."""
-    return END_USER_TEXTS.get(code, END_USER_TEXTS["server_error"])
+def end_user_text(code: str) -> str | None:
+    """The untranslated end-user text for `code`; None for a code only workspace members see (the
+    dashboard's, which is English: its pages show the service's own message)."""
+    return END_USER_TEXTS.get(code)

@@ -134,7 +134,7 @@ def _variables_page(
         ctx_token=started.ctx_token,
         variables=integration.variables,
         values=supplied,
-        error_text=None,
+        error_text="Please correct the fields below." if error else None,  # the page's alert, translated there
         error_message=error.message if error else None,
         errors={error.variable: error.problem} if error and error.variable in typed else {},
     )

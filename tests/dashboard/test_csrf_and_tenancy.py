@@ -47,6 +47,7 @@ async def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
     before = await snapshot(lk)
     response = await post(lk.client, path, None, data)
     assert response.status_code == 403 and 'data-error-code="csrf_failed"' in response.text
+    assert "Reload the page and try again." in response.text  # a member's error: the service's own words
     wrong = await post(lk.client, path, csrf[:-2] + "xx", data)
     assert wrong.status_code == 403
     assert await snapshot(lk) == before
