@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.browser.test_flows import kinds, new_xref, open_harness, public_options, values, wait_for
 
@@ -56,6 +56,11 @@ def test_an_inline_picker_without_an_end_user_shows_its_error_in_the_frame_and_c
     frame = page.frame_locator("#inline iframe")
     assert frame.locator("html").get_attribute("lang") == "de"  # the request's lang and theme, not the browser's
     assert frame.locator("html").get_attribute("data-theme") == "dark"
+    # The end-user reads German; the host's onError keeps the service's English message.
+    expect(frame.locator("#lk-error-text")).to_have_text(
+        "Dieser Link ist unvollständig oder fehlerhaft. Öffnen Sie das Verbindungsfenster erneut aus der Anwendung."
+    )
+    expect(frame.locator("details.lk-details")).not_to_have_attribute("open", "")
 
 
 def test_an_inline_picker_with_a_revoked_session_shows_expired_session_in_the_frame(demo: Demo, page: Page) -> None:
