@@ -14,70 +14,43 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 from playwright.sync_api import Page, ViewportSize, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a file: the bench's way of running servers is one import away
+
+from bench.servers import free_port, running  # noqa: E402
+
 BIN = Path(sys.executable).parent
 SHOTS = ("picker-light", "picker-dark", "credentials-form", "dashboard")
 VIEWPORT: ViewportSize = {"width": 480, "height": 720}
 DASHBOARD_VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def demo_service(work: Path) -> Iterator[tuple[str, str]]:
     """A seeded Latchkey for the duration of the block: its base URL and the dashboard password."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     env = {
-        **os.environ,
         "LATCHKEY_DATABASE_URL": f"sqlite:///{work / 'latchkey.db'}",
         "LATCHKEY_SECRET_KEY": secrets.token_urlsafe(32),
-        "LATCHKEY_BASE_URL": base,
+        "LATCHKEY_BASE_URL": f"http://127.0.0.1:{port}",
     }
     for command in ("migrate", "seed-demo"):
-        subprocess.run([str(BIN / "latchkey"), command], env=env, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [str(BIN / "latchkey"), command], env={**os.environ, **env}, cwd=ROOT, check=True, capture_output=True
+        )
     password = json.loads((work / "demo-keys.json").read_text())["dashboard_password"]
-    log = (work / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [str(BIN / "latchkey"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"Latchkey did not start: see {work / 'serve.log'}")
-            time.sleep(0.1)
-        yield base, password
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
+    serve = ["-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with running("latchkey", serve, port=port, logs=work, env=env, probe="/healthz") as server:
+        yield server.url, password
 
 
 def picker_url(base: str, **extra: str) -> str:

@@ -18,6 +18,7 @@ import yaml
 
 from server.catalog.kinds import ApiAuthStyleName
 from server.catalog.models import (
+    DEFAULT_COLOR,
     ApiSpec,
     ClientCredentialsSpec,
     FormField,
@@ -363,7 +364,7 @@ def _build(path: Path, data: dict[str, Any], custom: bool) -> Integration:
         logo=data.get("logo"),
         logo_source=data.get("logo_source"),
         monogram=data.get("monogram"),
-        color=data.get("color", "#4b5563"),
+        color=data.get("color", DEFAULT_COLOR),
         sandbox_only=data.get("sandbox_only", False),
         oauth2=oauth2,
         oauth1=oauth1,

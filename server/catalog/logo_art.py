@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from server.catalog.loader import BUILTIN_DIR, LOGO_DIR
+from server.catalog.models import DEFAULT_COLOR, initials_of
 
 SIMPLE_ICONS = Path(__file__).resolve().parents[2] / "widget" / "node_modules" / "simple-icons"
 SOURCE = re.compile(r"^(?:simple-icons/(?P<icon>[a-z0-9]+)|monogram)$")
@@ -79,11 +80,6 @@ def draw_monogram(title: str, letters: str, colour: str) -> str:
     )
 
 
-def initials(name: str) -> str:
-    words = [w for w in name.replace("-", " ").split() if w]
-    return "".join(w[0] for w in words[:2]).upper()
-
-
 def read_icons(package: Path = SIMPLE_ICONS) -> tuple[str, dict[str, Icon]]:
     """The package's version and its icons by slug (title and hex from its data, path from its SVG)."""
     version = json.loads((package / "package.json").read_text())["version"]
@@ -112,7 +108,8 @@ def draw(entry: Mapping[str, object], icons: Mapping[str, Icon]) -> str:
         if icon is None:
             raise ValueError(f"{entry['slug']}: simple-icons has no icon {match['icon']!r}")
         return draw_mark(name, icon)
-    return draw_monogram(name, str(entry.get("monogram") or initials(name)), str(entry.get("color", "#4b5563")))
+    letters = str(entry.get("monogram") or initials_of(name, str(entry["slug"])))
+    return draw_monogram(name, letters, str(entry.get("color", DEFAULT_COLOR)))
 
 
 def expected_files(directory: Path = BUILTIN_DIR, package: Path = SIMPLE_ICONS) -> dict[str, str]:

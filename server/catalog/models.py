@@ -127,6 +127,15 @@ class ApiSpec:
     hosts: tuple[str, ...] = ()  # when base_url starts with a variable: the host suffixes it may name
 
 
+DEFAULT_COLOR = "#4b5563"  # an entry's badge colour when it names none
+
+
+def initials_of(name: str, slug: str) -> str:
+    """A monogram's default letters: the first letters of the name's first two words."""
+    words = [w for w in name.replace("-", " ").split() if w]
+    return "".join(w[0] for w in words[:2]).upper() or slug[:2].upper()
+
+
 @dataclass(frozen=True)
 class Integration:
     slug: str
@@ -139,7 +148,7 @@ class Integration:
     logo: str | None = None
     logo_source: str | None = None  # simple-icons/<slug> or monogram (server/catalog/logo_art.py)
     monogram: str | None = None
-    color: str = "#4b5563"
+    color: str = DEFAULT_COLOR
     sandbox_only: bool = False
     oauth2: OAuth2Spec | None = None
     oauth1: OAuth1Spec | None = None
@@ -173,10 +182,7 @@ class Integration:
 
     @property
     def initials(self) -> str:
-        if self.monogram:
-            return self.monogram
-        words = [w for w in self.name.replace("-", " ").split() if w]
-        return "".join(w[0] for w in words[:2]).upper() or self.slug[:2].upper()
+        return self.monogram or initials_of(self.name, self.slug)
 
     def summary(self) -> dict[str, Any]:
         return {

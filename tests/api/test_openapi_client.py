@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from tests.api.test_openapi_contract import operations, parameters
-from tests.harness import Running
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
@@ -131,14 +130,6 @@ def type_check(spec: dict[str, Any], directory: Path) -> subprocess.CompletedPro
         timeout=180,
         check=False,
     )
-
-
-@pytest.fixture
-async def spec(lk: Running) -> dict[str, Any]:
-    answer = await lk.client.get("/api/v1/openapi.json")
-    assert answer.status_code == 200
-    served: dict[str, Any] = answer.json()
-    return served
 
 
 async def test_a_generated_typescript_client_type_checks_a_call_to_every_operation(

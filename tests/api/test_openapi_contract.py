@@ -79,14 +79,6 @@ def check_against(spec: dict[str, Any], schema: dict[str, Any], value: Any) -> N
     validator.validate(value)
 
 
-@pytest.fixture
-async def spec(lk: Running) -> dict[str, Any]:
-    answer = await lk.client.get("/api/v1/openapi.json")
-    assert answer.status_code == 200
-    served: dict[str, Any] = answer.json()
-    return served
-
-
 async def test_every_operation_has_a_unique_camel_case_operation_id(spec: dict[str, Any]) -> None:
     ids = [str(operation.get("operationId")) for _, _, operation in operations(spec)]  # a missing one: "None"
     assert ids and all(re.fullmatch(r"[a-z][a-zA-Z0-9]*", i) for i in ids), ids

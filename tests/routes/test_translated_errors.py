@@ -11,19 +11,9 @@ from typing import Any
 import httpx
 
 from server.error_texts import END_USER_TEXTS
-from tests.harness import BASE_URL, FAILURE_URL, HOST_ORIGIN, SUCCESS_URL, Running, Workspace
-
-
-def picker_params(workspace: Workspace, **extra: Any) -> dict[str, Any]:
-    return {
-        "workspace": workspace.id,
-        "env": "sandbox",
-        "external_xref": "user-42",
-        "mode": "redirect",
-        "success_url": SUCCESS_URL,
-        "failure_url": FAILURE_URL,
-        **extra,
-    }
+from tests.harness import BASE_URL, HOST_ORIGIN, Running, Workspace
+from tests.routes.test_credentials_form import field_error
+from tests.routes.test_sandbox_flow import picker_params
 
 
 async def start_url(lk: Running, workspace: Workspace, slug: str, **extra: Any) -> str:
@@ -37,12 +27,6 @@ def before_details(page: httpx.Response) -> str:
     """The text the end-user first reads: no tags (nor the host's payload in them), no details for support."""
     body = page.text.split("<body", 1)[1]
     return unescape(re.sub(r"<[^>]*>", " ", re.sub(r"<details.*?</details>", "", body, flags=re.S)))
-
-
-def field_error(page: httpx.Response, name: str) -> str:
-    match = re.search(rf'data-field-error="{name}">([^<]*)<', page.text)
-    assert match, page.text
-    return unescape(match.group(1)).strip()
 
 
 async def test_a_declined_authorization_reads_in_the_pickers_language(lk: Running, workspace: Workspace) -> None:
