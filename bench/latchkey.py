@@ -130,10 +130,12 @@ async def _checked(response: httpx.Response, what: str) -> dict[str, Any]:
     return body
 
 
-async def prepare(base: str, ws: Workspace) -> None:
+async def prepare(base: str, ws: Workspace, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
     """Production: public mode (so the picker hands out start links) and the bench integration
     activated with client credentials; sandbox: the simulated provider activated."""
-    async with httpx.AsyncClient(base_url=base, headers=bearer(ws.production_key), timeout=30) as api:
+    async with httpx.AsyncClient(
+        base_url=base, headers=bearer(ws.production_key), timeout=30, transport=transport
+    ) as api:
         await _checked(await api.patch("/api/v1/environment", json={"public_mode": True}), "public mode")
         await _checked(
             await api.put(
@@ -142,7 +144,7 @@ async def prepare(base: str, ws: Workspace) -> None:
             ),
             "activation",
         )
-    async with httpx.AsyncClient(base_url=base, headers=bearer(ws.sandbox_key), timeout=30) as api:
+    async with httpx.AsyncClient(base_url=base, headers=bearer(ws.sandbox_key), timeout=30, transport=transport) as api:
         await _checked(await api.put("/api/v1/integrations/sandbox", json={}), "sandbox activation")
 
 

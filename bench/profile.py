@@ -5,9 +5,12 @@ so the profile holds the request's work alone: authentication, the queries, the 
 Requests run one after another, so awaited time (a query's thread hop, a lock) is charged to the
 line that awaited it.
 
-    python -m bench.profile [--endpoint credentials|get|list|start] [--requests 2000] [--postgres]
+    python -m bench.profile [--endpoint credentials|get|list|start|flow] [--requests 2000] [--postgres]
 
 `start` profiles the sandbox start link the bench's start goal loads (no key; a new flow each time).
+`flow` profiles the two requests of a complete flow that Latchkey serves, a start and its callback
+(a fresh browser each, end-users cycling as the bench's loops do), the code exchanged with the
+bench's zero-work provider, run as its own process; the provider's redirect back is built here.
 """
 
 from __future__ import annotations
@@ -20,14 +23,26 @@ import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from pyinstrument import Profiler
 from starlette.applications import Starlette
 from starlette.types import Message, Scope
 
-from bench.latchkey import bearer, create_workspace, latchkey_env, seed_test_connections, start_links
+from bench.latchkey import (
+    SLUG,
+    SUCCESS_URL,
+    bearer,
+    create_workspace,
+    latchkey_env,
+    prepare,
+    seed_test_connections,
+    start_links,
+    write_catalog,
+)
 from bench.postgres import DEFAULT_ADMIN_URL, fresh_database
+from bench.servers import bench_app
 from server.app import create_app
 from server.settings import Settings
 
@@ -61,10 +76,45 @@ async def call(app: Starlette, path: str, query: str, key: str) -> int:
             status = message["status"]
 
     await app(scope, receive, send)
+    await asyncio.sleep(0)  # a turn of the loop between requests, as a server has: its timers run
     return status
 
 
+async def one_flow(app: Starlette, link: str) -> int:
+    """A start (in a fresh browser) and its callback, as the provider would redirect back at once."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(base_url=BASE_URL, transport=transport) as browser:
+        started = await browser.get(link)
+        sent = dict(parse_qsl(urlsplit(started.headers["location"]).query))
+        back = f"{sent['redirect_uri']}?code={secrets.token_urlsafe(24)}&state={sent['state']}"
+        done = await browser.get(back)
+        await asyncio.sleep(0)
+        return done.status_code if done.headers.get("location", "").startswith(SUCCESS_URL) else -done.status_code
+
+
+async def profile_flows(env: dict[str, str], requests: int) -> Profiler:
+    ws = create_workspace(env)
+    app = create_app(Settings.from_env(env))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        await prepare(BASE_URL, ws, transport=transport)
+        users = [f"profile-{i:03d}" for i in range(100)]
+        links = await start_links(BASE_URL, ws.id, "production", SLUG, users, transport=transport)
+        for link in links:  # warm: every end-user has a connection, so the flows below re-authorize
+            await one_flow(app, link)
+        profiler = Profiler(interval=0.0002, async_mode="enabled")
+        profiler.start()
+        statuses = [await one_flow(app, links[i % len(links)]) for i in range(requests)]
+        profiler.stop()
+    if set(statuses) != {302}:
+        raise SystemExit(f"unexpected flow outcomes: {sorted(set(statuses))}")
+    return profiler
+
+
 async def profile(env: dict[str, str], endpoint: str, requests: int) -> str:
+    if endpoint == "flow":
+        profiler = await profile_flows(env, requests)
+        return profiler.output_text(unicode=True, color=False, show_all=False)
     ws = create_workspace(env)
     app = create_app(Settings.from_env(env))
     async with app.router.lifespan_context(app):
@@ -105,7 +155,7 @@ def database(use_postgres: bool, folder: Path) -> Iterator[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
-    parser.add_argument("--endpoint", choices=["credentials", "get", "list", "start"], default="credentials")
+    parser.add_argument("--endpoint", choices=["credentials", "get", "list", "start", "flow"], default="credentials")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--postgres", action="store_true", help="a fresh database at BENCH_POSTGRES_URL")
     parser.add_argument("--lines", type=int, default=70, help="lines of the profile to print")
@@ -122,7 +172,12 @@ def main() -> None:
             catalog_dir=Path(folder),
         )
         env["LATCHKEY_BACKGROUND_TASKS"] = "off"
-        text = asyncio.run(profile(env, args.endpoint, args.requests))
+        with contextlib.ExitStack() as stack:
+            if args.endpoint == "flow":
+                logs = Path(folder) / "logs"
+                provider = stack.enter_context(bench_app("provider", "bench.oauth", "provider", logs=logs))
+                write_catalog(Path(folder), provider.url)
+            text = asyncio.run(profile(env, args.endpoint, args.requests))
     print("\n".join(text.splitlines()[: args.lines]))
 
 
