@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from server.db.database import database_unavailable
 from server.db.tables import connections
 from tests.harness import POSTGRES_URL, Running, Workspace, make_settings, new_workspace, running_app
-from tests.routes.test_sandbox_flow import start_link
+from tests.routes.test_sandbox_flow import run_to_consent, start_link
 from tests.support.db_faults import PostgresOutage, write_locked
 
 LOCK_TIMEOUT = 0.3
@@ -47,18 +47,24 @@ async def test_a_write_behind_a_lock_held_too_long_is_a_503_to_retry_and_then_su
     ws = await new_workspace(quick.services)
     body = {"integration": "sandbox", "external_xref": "user-1"}
     ctx = await start_link(quick, ws)
+    _, request_token = await run_to_consent(quick, ws)
+    decided = await quick.client.post("/sandbox/oauth/decide", data={"request": request_token, "decision": "approve"})
+    callback = decided.headers["location"]
     async with write_locked(quick.services.settings.database_url, ("connections", "flows", "auth_events")):
         api = await quick.client.post("/api/v1/connections", headers=ws.auth(), json=body)
-        page = await quick.client.get(f"/auth/sandbox/start?ctx={ctx}")
+        page = await quick.client.get(callback)  # consuming the flow is a write
+        started = await quick.client.get(f"/auth/sandbox/start?ctx={ctx}")  # a start writes nothing
     assert_unavailable_json(api)
     assert page.status_code == 503 and 'data-error-code="service_unavailable"' in page.text
     assert page.headers["retry-after"] == "5" and "Traceback" not in page.text
+    assert started.status_code == 302, started.text
     assert await count_connections(quick) == 0
-    # The lock is gone: the same app, no restart, serves again.
+    # The lock is gone: the same app, no restart, serves again, and the refused callback lost
+    # nothing: its flow was not consumed, so the end-user's retry completes it.
     again = await quick.client.post("/api/v1/connections", headers=ws.auth(), json=body)
     assert again.status_code == 201, again.text
-    started = await quick.client.get(f"/auth/sandbox/start?ctx={ctx}")
-    assert started.status_code == 302, started.text
+    retried = await quick.client.get(callback)
+    assert retried.status_code == 302 and "connection_id=" in retried.headers["location"], retried.text
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="a Postgres outage needs the Postgres run")

@@ -15,12 +15,11 @@ from urllib.parse import urlsplit
 
 from server.addresses import AddressRefused, Unresolvable
 from server.catalog.models import Integration, OAuth2Spec
-from server.db import flows as flow_store
 from server.errors import FlowError, ProviderError, UntrustedFlowError
 from server.flow.connect import record_failure, store_connection
 from server.flow.context import FlowContext
 from server.flow.state import SignedState, read_state, sign_state
-from server.flow.steps import create_flow_row, requested_scopes
+from server.flow.steps import consume_once, requested_scopes
 from server.flow.templating import HOST_SAFE, placeholders, render_url
 from server.flow.tokens import TokenSet, token_request
 from server.http import OutboundHTTP
@@ -57,10 +56,9 @@ class FormState:
 
 
 async def open_form(services: Services, ctx: FlowContext, integration: Integration) -> str:
-    """Create the single-use flow for one form and return its signed token."""
+    """The signed token of one form: single use, its row written when it is submitted."""
     scopes = await requested_scopes(services, ctx, integration)
     nonce = secrets.token_urlsafe(24)
-    await create_flow_row(services, ctx, integration, nonce, secret=None)
     state = SignedState(nonce=nonce, integration=integration.slug, protocol="form", context=ctx.with_(scopes=scopes))
     return sign_state(services.signer, state)
 
@@ -194,8 +192,9 @@ async def submit(services: Services, integration: Integration, form: FormState, 
     except FlowError as exc:
         await record_failure(services, ctx, integration, exc.code)
         raise
-    if await flow_store.consume_flow(services.db, services.sealer, form.nonce) is None:
-        raise UntrustedFlowError("This form was already submitted. Please start again.", code="state_reused")
+    await consume_once(
+        services, ctx, integration, form.nonce, reused="This form was already submitted. Please start again."
+    )
     return await store_connection(
         services,
         ctx,

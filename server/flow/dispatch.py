@@ -58,7 +58,7 @@ def protocol_for(integration: Integration, environment: str) -> ProtocolName:
 async def begin(
     services: Services, ctx: FlowContext, integration: Integration, *, browser_hash: str, variables: dict[str, str]
 ) -> str:
-    """Create the flow and return the provider's URL to send the end-user to."""
+    """Begin the flow and return the provider's URL to send the end-user to."""
     protocol = PROTOCOLS[protocol_for(integration, ctx.environment)]
     return await protocol.begin(services, ctx, integration, browser_hash=browser_hash, variables=variables)
 
@@ -97,7 +97,7 @@ async def complete(
         raise UntrustedFlowError("This authorization's state is not valid.", code="invalid_state")
     doubled = sorted(single_valued(integration).intersection(repeated))
     if doubled:
-        await consume_once(services, state.nonce)
+        await consume_once(services, state.context, integration, state.nonce)
         return await settle(services, state.context, integration, _refuse(doubled))
     return await PROTOCOLS[state.protocol].complete(services, integration, state, params)
 

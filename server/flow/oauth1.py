@@ -37,6 +37,7 @@ from server.flow.steps import (
     client_credentials,
     consume_once,
     open_flow,
+    record_started,
     requested_scopes,
     settle,
 )
@@ -260,14 +261,15 @@ async def begin(
     # leaves nothing behind. The row seals the request token and its secret (the `pkce_verifier`
     # column is encrypted and bound to the nonce).
     await open_flow(services, ctx, integration, nonce, secret=json.dumps({"t": temporary.token, "s": temporary.secret}))
+    await record_started(services, ctx, integration)
     return authorization_url(spec, oauth_token=temporary.token, provider_scopes=provider_scopes)
 
 
 async def complete(services: Services, integration: Integration, state: SignedState, params: dict[str, str]) -> Outcome:
     """The provider's callback, its state verified: consume the flow once, then settle it."""
-    consumed = await consume_once(services, state.nonce)
+    consumed = await consume_once(services, state.context, integration, state.nonce)
     try:
-        stored = json.loads(consumed.pkce_verifier or "{}")
+        stored = json.loads(consumed.secret or "{}")  # no row written at start: not a flow begun here
         temporary = TokenPair(str(stored["t"]), str(stored["s"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise UntrustedFlowError("This authorization's state is not valid.", code="invalid_state") from exc

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from server.catalog.models import Integration, OAuth2Spec
-from server.errors import FlowError
+from server.crypto import UnreadableSecret
+from server.db.flows import secret_aad
+from server.errors import FlowError, UntrustedFlowError
 from server.flow import pkce
 from server.flow.connect import store_connection
 from server.flow.context import FlowContext
@@ -24,7 +26,7 @@ from server.flow.steps import (
     active,
     client_credentials,
     consume_once,
-    open_flow,
+    record_started,
     requested_scopes,
     settle,
 )
@@ -68,7 +70,10 @@ async def begin(
     browser_hash: str,
     variables: dict[str, str],
 ) -> str:
-    """Create the flow and return the provider's authorization URL to redirect to."""
+    """Sign the flow's state and return the provider's authorization URL to redirect to.
+
+    Nothing is stored: the PKCE verifier travels in the state, sealed; the flow's row is written
+    when its callback consumes it."""
     sandbox = ctx.environment == "sandbox"
     spec = oauth2_spec(integration, sandbox)
     activation = await active(services, ctx, integration)
@@ -80,7 +85,7 @@ async def begin(
     verifier = pkce.new_verifier() if use_pkce else None
     nonce = secrets.token_urlsafe(24)
     provider_scopes = provider_scopes_for(integration, scopes)
-    await open_flow(services, ctx, integration, nonce, secret=verifier)
+    await record_started(services, ctx, integration)
     state = SignedState(
         nonce=nonce,
         integration=integration.slug,
@@ -89,6 +94,7 @@ async def begin(
         browser_hash=browser_hash,
         variables=values,
         provider_scopes=tuple(provider_scopes),
+        sealed_verifier=services.sealer.seal(verifier.encode(), secret_aad(nonce)) if verifier else "",
     )
     url = authorization_url(
         spec,
@@ -135,13 +141,19 @@ def authorization_url(
 
 async def complete(services: Services, integration: Integration, state: SignedState, params: dict[str, str]) -> Outcome:
     """The provider's callback, its state verified: consume the flow once, then settle it."""
-    consumed = await consume_once(services, state.nonce)
-    return await settle(
-        services,
-        state.context,
-        integration,
-        _finish(services, integration, state, params, consumed.pkce_verifier),
-    )
+    consumed = await consume_once(services, state.context, integration, state.nonce)
+    # A row written at start by an earlier version holds the verifier; else the state seals it.
+    verifier = consumed.secret or _open_verifier(services, state)
+    return await settle(services, state.context, integration, _finish(services, integration, state, params, verifier))
+
+
+def _open_verifier(services: Services, state: SignedState) -> str | None:
+    if not state.sealed_verifier:
+        return None
+    try:
+        return services.sealer.open(state.sealed_verifier, secret_aad(state.nonce)).decode()
+    except UnreadableSecret as exc:  # signed by us yet unreadable: an old key dropped mid-flow
+        raise UntrustedFlowError("This authorization's state is not valid.", code="invalid_state") from exc
 
 
 async def _finish(

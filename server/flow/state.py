@@ -1,8 +1,9 @@
 """The signed state of one flow: the OAuth `state` parameter, or a credentials form's token.
 
-It carries the flow row's nonce (single use), the integration, the protocol that began it, the
-hash of the browser-binding secret and the flow's context. Its payload keeps short keys: it
-travels in URLs, and states signed before a deploy keep verifying after it.
+It carries the flow's nonce (single use: server/db/flows.py), the integration, the protocol that
+began it, the hash of the browser-binding secret, the flow's context and, for OAuth 2.0 with
+PKCE, the verifier sealed with the server's key, so a start stores nothing. Its payload keeps
+short keys: it travels in URLs, and states signed before a deploy keep verifying after it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class SignedState:
     browser_hash: str = ""  # redirect flows only: forms are posted to us, not called back
     variables: dict[str, str] = field(default_factory=dict)
     provider_scopes: tuple[str, ...] = ()
+    sealed_verifier: str = ""  # the PKCE verifier, AES-GCM sealed and bound to the nonce; "" without PKCE
 
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {"n": self.nonce, "i": self.integration, "c": self.context.to_dict()}
@@ -40,6 +42,8 @@ class SignedState:
             data["k"] = "oauth1"
         else:
             data["v"] = self.variables
+            if self.sealed_verifier:
+                data["s"] = self.sealed_verifier
         return data
 
     @classmethod
@@ -56,13 +60,14 @@ class SignedState:
                 browser_hash=str(data.get("b", "")),
                 variables={str(k): str(v) for k, v in dict(data.get("v", {})).items()},
                 provider_scopes=tuple(str(s) for s in data.get("p", [])),
+                sealed_verifier=str(data.get("s", "")),
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise UntrustedFlowError("This authorization's state is not valid.", code="invalid_state") from exc
 
 
 def sign_state(signer: Signer, state: SignedState) -> str:
-    return signer.sign(SALT_STATE, state.payload())
+    return signer.sign(SALT_STATE, state.payload(), compress=False)
 
 
 def read_state(signer: Signer, token: str | None, max_age: int) -> SignedState:

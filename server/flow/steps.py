@@ -55,7 +55,7 @@ async def client_credentials(
         return ClientCredentials(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET)
     if not activation.client_id:
         raise FlowError(f"{integration.name} has no client ID configured.", code="integration_not_active")
-    secret = await activation_store.client_secret(services.db, services.sealer, activation)
+    secret = activation_store.client_secret(services.sealer, activation)
     return ClientCredentials(activation.client_id, secret)
 
 
@@ -76,11 +76,9 @@ async def requested_scopes(
     return scopes
 
 
-async def create_flow_row(
-    services: Services, ctx: FlowContext, integration: Integration, nonce: str, *, secret: str | None
-) -> None:
-    """The single-use row a callback or form submission consumes; `secret` is sealed in it (a PKCE
-    verifier, or OAuth 1.0a's request token)."""
+async def open_flow(services: Services, ctx: FlowContext, integration: Integration, nonce: str, *, secret: str) -> None:
+    """A start that must keep a secret it learns after signing the state (OAuth 1.0a's request
+    token): the flow's row, sealing it, written before the browser leaves."""
     await flow_store.create_flow(
         services.db,
         services.sealer,
@@ -88,18 +86,9 @@ async def create_flow_row(
         workspace_id=ctx.workspace_id,
         environment=ctx.environment,
         integration=integration.slug,
-        pkce_verifier=secret,
+        secret=secret,
         max_age=services.settings.state_max_age,
     )
-
-
-async def open_flow(
-    services: Services, ctx: FlowContext, integration: Integration, nonce: str, *, secret: str | None
-) -> None:
-    """The flow row and its `auth.started` event, in one transaction (one commit per start)."""
-    async with services.db.transaction():
-        await create_flow_row(services, ctx, integration, nonce, secret=secret)
-        await record_started(services, ctx, integration)
 
 
 async def record_started(services: Services, ctx: FlowContext, integration: Integration) -> None:
@@ -114,13 +103,26 @@ async def record_started(services: Services, ctx: FlowContext, integration: Inte
     )
 
 
-async def consume_once(services: Services, nonce: str) -> ConsumedFlow:
-    """Mark the flow used; a replayed or doubled callback loses here."""
-    consumed = await flow_store.consume_flow(services.db, services.sealer, nonce)
+async def consume_once(
+    services: Services,
+    ctx: FlowContext,
+    integration: Integration,
+    nonce: str,
+    *,
+    reused: str = "This authorization was already completed (or abandoned). Please start again.",
+) -> ConsumedFlow:
+    """Mark the flow used; a replayed or doubled callback (or form post) loses here with `reused`."""
+    consumed = await flow_store.consume_flow(
+        services.db,
+        services.sealer,
+        nonce,
+        workspace_id=ctx.workspace_id,
+        environment=ctx.environment,
+        integration=integration.slug,
+        max_age=services.settings.state_max_age,
+    )
     if consumed is None:
-        raise UntrustedFlowError(
-            "This authorization was already completed (or abandoned). Please start again.", code="state_reused"
-        )
+        raise UntrustedFlowError(reused, code="state_reused")
     return consumed
 
 

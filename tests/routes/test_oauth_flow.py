@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from server.db.clock import utcnow
 from server.db.tables import connections, flows
+from server.flow import pkce
 from server.signing import SALT_STATE
 from tests.harness import (
     BASE_URL,
@@ -248,26 +251,69 @@ async def test_callback_in_another_browser_is_refused_before_any_token_request(p
     assert prod.oauth.token_requests == [] and await connection_count(prod) == 0
 
 
-async def test_pkce_verifier_is_checked_by_the_authorization_server(prod: Provisioned) -> None:
+def signed_state(lk: Provisioned, authorize_url: str) -> dict[str, Any]:
+    payload: dict[str, Any] = lk.services.signer.verify_state(query_of(authorize_url)["state"], 600)
+    return payload
+
+
+async def test_a_start_stores_nothing_and_seals_the_pkce_verifier_into_the_state(prod: Provisioned) -> None:
     started = await start(prod)
-    callback = provider_redirect(started.headers["location"])
-    # Swap the stored verifier for another one: the server must refuse the code.
-    row = await prod.db.fetch_one(sa.select(flows.c.nonce))
-    assert row is not None
-    await prod.db.execute(
-        flows.update()
-        .where(flows.c.nonce == row["nonce"])
-        .values(
-            pkce_verifier_enc=prod.services.sealer.seal(
-                b"a-different-verifier-" + b"x" * 40, f"flow:{row['nonce']}:pkce_verifier"
-            )
-        )
+    location = started.headers["location"]
+    assert await prod.db.fetch_val(sa.select(sa.func.count()).select_from(flows)) == 0
+    state = signed_state(prod, location)
+    verifier = prod.services.sealer.open(state["s"], f"flow:{state['n']}:pkce_verifier").decode()
+    assert verifier not in location and len(verifier) >= 43
+    assert query_of(location)["code_challenge"] == pkce.s256_challenge(verifier)
+    back = await prod.client.get(provider_redirect(location))
+    assert back.headers["location"].startswith(SUCCESS_URL)
+    # The authorization server checks the verifier against the challenge (RFC 7636 §4.6).
+    assert [(r["status"], r["code_verifier_present"]) for r in prod.oauth.token_requests] == [(200, True)]
+    [row] = await prod.db.fetch_all(sa.select(flows))
+    assert row["nonce"] == state["n"] and row["consumed_at"] is not None and row["pkce_verifier_enc"] is None
+
+
+async def test_a_verifier_sealed_for_another_flow_does_not_open(prod: Provisioned) -> None:
+    started = await start(prod)
+    state = signed_state(prod, started.headers["location"])
+    other = prod.services.sealer.seal(b"v" * 43, "flow:another-nonce:pkce_verifier")
+    moved = prod.services.signer.sign(SALT_STATE, {**state, "s": other})
+    callback = provider_redirect(started.headers["location"]).replace(
+        query_of(started.headers["location"])["state"], moved
     )
+    back = await prod.client.get(callback)
+    assert back.status_code == 400 and 'data-error-code="invalid_state"' in back.text
+    assert prod.oauth.token_requests == [] and await connection_count(prod) == 0
+
+
+async def test_a_flow_row_written_at_start_by_an_earlier_version_is_consumed_and_its_verifier_used(
+    prod: Provisioned,
+) -> None:
+    started = await start(prod)
+    nonce = signed_state(prod, started.headers["location"])["n"]
+    # What an earlier version stored at start; here a verifier that does not match the challenge,
+    # so the authorization server, which checks it, refuses the code: the row's verifier was sent.
+    await prod.db.insert(
+        flows,
+        {
+            "nonce": nonce,
+            "workspace_id": prod.ws.id,
+            "environment": "production",
+            "integration": "acme",
+            "pkce_verifier_enc": prod.services.sealer.seal(
+                b"a-different-verifier-" + b"x" * 40, f"flow:{nonce}:pkce_verifier"
+            ),
+            "created_at": utcnow(),
+            "expires_at": utcnow() + timedelta(minutes=10),
+        },
+    )
+    callback = provider_redirect(started.headers["location"])
     back = await prod.client.get(callback)
     result = query_of(back.headers["location"])
     assert result["error"] == "provider_error" and "invalid_grant" in result["error_description"]
     assert [r["status"] for r in prod.oauth.token_requests] == [400]
     assert await connection_count(prod) == 0
+    again = await prod.client.get(callback)
+    assert 'data-error-code="state_reused"' in again.text and len(prod.oauth.token_requests) == 1
 
 
 @pytest.mark.parametrize(
@@ -379,7 +425,9 @@ async def test_scope_the_integration_cannot_grant_fails_with_invalid_scope(prod:
     assert "repo_read" in result["error_description"]
 
 
-async def test_state_signed_with_our_key_but_forged_payload_is_not_accepted_without_flow_row(prod: Provisioned) -> None:
+async def test_state_signed_with_our_key_but_forged_payload_binding_no_browser_is_not_accepted(
+    prod: Provisioned,
+) -> None:
     forged = prod.services.signer.sign(SALT_STATE, {"n": "no-such-flow", "i": "acme", "b": "0" * 64, "c": {}})
     back = await prod.client.get(f"/auth/acme/callback?code=abc&state={forged}")
     assert back.status_code == 400 and prod.oauth.token_requests == []
