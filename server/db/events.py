@@ -27,6 +27,9 @@ async def record_event(
 ) -> None:
     """Append to the audit trail; for webhook event types, also write the outbox in one transaction.
 
+    An event no webhook is sent for (`auth.started`) is written within a moment rather than now
+    (server/db/later.py): a flow's start then commits nothing.
+
     `revocation`: a deletion's outcome at the provider (server/flow/revocation.py), for the webhook.
     """
     now = utcnow()
@@ -42,7 +45,7 @@ async def record_event(
         "created_at": now,
     }
     if type not in webhooks.EVENT_TYPES:
-        await db.insert(auth_events, row)
+        db.later.insert(auth_events, row)
         return
     async with db.transaction():
         # The write first: on SQLite it takes the write lock for the whole transaction.
@@ -105,7 +108,11 @@ async def list_events(
     external_xref: str | None = None,
     types: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
-    """Newest first; the keyword filters narrow it (the dashboard's connection page uses them)."""
+    """Newest first; the keyword filters narrow it (the dashboard's connection page uses them).
+
+    By time, then by ID: an event written later (server/db/later.py), or by another process,
+    keeps its place."""
+    await db.later.write()
     query = sa.select(auth_events).where(
         auth_events.c.workspace_id == workspace_id, auth_events.c.environment == environment
     )
@@ -117,5 +124,5 @@ async def list_events(
         query = query.where(auth_events.c.external_xref == external_xref)
     if types:
         query = query.where(auth_events.c.type.in_(types))
-    rows = await db.fetch_all(query.order_by(auth_events.c.id.desc()).limit(limit))
+    rows = await db.fetch_all(query.order_by(auth_events.c.created_at.desc(), auth_events.c.id.desc()).limit(limit))
     return [dict(r._mapping) for r in rows]

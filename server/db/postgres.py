@@ -36,6 +36,9 @@ class PostgresSession:
     async def run(self, prepared: Prepared) -> list[Row]:
         return await _fetch(self._connection, prepared)
 
+    async def run_many(self, sql: str, args: list[list[Any]]) -> None:
+        await self._connection.executemany(sql, args)
+
 
 class Postgres:
     def __init__(self, url: str, *, lock_timeout: float) -> None:

@@ -60,6 +60,9 @@ class SQLiteSession:
     async def run(self, prepared: Prepared) -> list[Row]:
         return await self._backend.write(prepared)
 
+    async def run_many(self, sql: str, args: list[list[Any]]) -> None:
+        await self._backend.write_many(sql, args)
+
 
 class SQLite:
     def __init__(self, path: str, *, lock_timeout: float) -> None:
@@ -124,6 +127,17 @@ class SQLite:
             if not _busy(exc):
                 raise
         return await self._on_thread(self._patiently, _fetch, writer, prepared)
+
+    async def write_many(self, sql: str, args: list[list[Any]]) -> None:
+        """One statement for each parameter list, on the writer connection; the caller holds it."""
+        writer = _connected(self._writer)
+        try:
+            writer.executemany(sql, args)
+            return
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+        await self._on_thread(self._patiently, writer.executemany, sql, args)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SQLiteSession]:
