@@ -212,6 +212,11 @@ async def send_too_large(send: Send) -> None:
     await send({"type": "http.response.body", "body": _TOO_LARGE})
 
 
+# A query of printable ASCII without a percent escape decodes to printable ASCII: nothing to refuse,
+# so it is not parsed here (a start link's query is one signed token; the route parses it anyway).
+_PRINTABLE_ASCII = re.compile(rb"[\x20-\x7e]*").fullmatch
+
+
 def check_url_text(scope: Scope) -> None:
     """Refuses a path or query string whose text is not clean UTF-8 without control characters.
 
@@ -222,7 +227,7 @@ def check_url_text(scope: Scope) -> None:
     """
     check_text(scope["path"], "The path")
     query = scope.get("query_string", b"")
-    if query:
+    if query and not (b"%" not in query and _PRINTABLE_ASCII(query)):
         check_pairs(_pairs(query), "query")
 
 

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.db.tables import activations
-from server.middleware import EdgeMiddleware
+from server.errors import InvalidRequest
+from server.middleware import EdgeMiddleware, check_url_text
+from server.text import check_pairs
 from tests.harness import Running, Workspace
 from tests.routes.test_sandbox_flow import run_to_consent
 
@@ -116,3 +122,27 @@ async def test_a_response_keeps_its_own_security_headers_and_the_list_it_sends_a
     assert answer.headers["referrer-policy"] == "same-origin" and answer.headers["x-content-type-options"] == "nosniff"
     assert "content-security-policy" not in answer.headers  # not an HTML page
     assert own == sent_before  # a response built once (server/assets.py) sends the same list every time
+
+
+def refused_by_parsing(query: bytes) -> bool:
+    """The rule in full: every decoded name and value (what check_url_text skips when it may)."""
+    try:
+        check_pairs(parse_qsl(query.decode("utf-8"), keep_blank_values=True, errors="strict"), "query")
+    except (UnicodeDecodeError, InvalidRequest):
+        return True
+    return False
+
+
+@hypothesis_settings(max_examples=400)
+@given(
+    st.binary(max_size=40)
+    | st.text(alphabet=st.sampled_from("ab=&+%0079fFCcD\x00\x1f~ é"), max_size=30).map(str.encode)
+)
+def test_a_query_is_refused_exactly_when_its_decoded_text_breaks_the_rule(query: bytes) -> None:
+    scope: Scope = {"type": "http", "path": "/x", "query_string": query}
+    try:
+        check_url_text(scope)
+        refused = False
+    except InvalidRequest:
+        refused = True
+    assert refused == refused_by_parsing(query)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +26,9 @@ class Activation:
     client_id: str | None
     has_client_secret: bool
     scopes: tuple[str, ...]
+    # Sealed as stored (AES-GCM, bound to this activation): read with the row, opened only by
+    # client_secret(), so a flow's callback reads its activation once.
+    client_secret_enc: str | None = field(default=None, repr=False, compare=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +52,7 @@ def _row(row: Row) -> Activation:
         client_id=row["client_id"],
         has_client_secret=row["client_secret_enc"] is not None,
         scopes=tuple(json.loads(row["scopes"])),
+        client_secret_enc=row["client_secret_enc"],
     )
 
 
@@ -191,8 +195,12 @@ _KEY = sa.and_(
     activations.c.environment == sa.bindparam("environment"),
     activations.c.integration == sa.bindparam("integration"),
 )
-_GET = sa.select(activations).where(_KEY)
-_SECRET = sa.select(activations.c.client_secret_enc).where(_KEY)
+# What an Activation holds, no timestamps: reading a datetime back is the costly part of a row.
+_ACTIVATION = tuple(
+    activations.c[name]
+    for name in ("workspace_id", "environment", "integration", "client_id", "client_secret_enc", "scopes")
+)
+_GET = sa.select(*_ACTIVATION).where(_KEY)
 
 
 async def get_activation(db: Database, workspace_id: str, environment: str, integration: str) -> Activation | None:
@@ -204,23 +212,16 @@ async def get_activation(db: Database, workspace_id: str, environment: str, inte
 
 async def list_activations(db: Database, workspace_id: str, environment: str) -> dict[str, Activation]:
     rows = await db.fetch_all(
-        sa.select(activations).where(
+        sa.select(*_ACTIVATION).where(
             activations.c.workspace_id == workspace_id, activations.c.environment == environment
         )
     )
     return {str(r["integration"]): _row(r) for r in rows}
 
 
-async def client_secret(db: Database, sealer: Sealer, activation: Activation) -> str | None:
-    row = await db.fetch_one(
-        _SECRET,
-        {
-            "workspace_id": activation.workspace_id,
-            "environment": activation.environment,
-            "integration": activation.integration,
-        },
-    )
-    if row is None or row["client_secret_enc"] is None:
+def client_secret(sealer: Sealer, activation: Activation) -> str | None:
+    """The developer's client secret in clear (it came sealed with the activation's row)."""
+    if activation.client_secret_enc is None:
         return None
     aad = _aad(activation.workspace_id, activation.environment, activation.integration)
-    return sealer.open(str(row["client_secret_enc"]), aad).decode()
+    return sealer.open(activation.client_secret_enc, aad).decode()

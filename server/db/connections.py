@@ -199,9 +199,11 @@ def _upsert(dialect: str, columns: tuple[str, ...], changing: tuple[str, ...]) -
     stmt = insert_fn(connections).values(
         {name: sa.bindparam(f"v_{name}", type_=connections.c[name].type) for name in columns}
     )
-    # The status changes now unless the connection was healthy already.
+    # The status changes now unless the connection was healthy already. The literal is written into
+    # the SQL: a bound value would send every upsert down the slow path of statements.py.
     status_changed_at = sa.case(
-        (connections.c.status == "healthy", connections.c.status_changed_at), else_=stmt.excluded.status_changed_at
+        (connections.c.status == sa.literal_column("'healthy'"), connections.c.status_changed_at),
+        else_=stmt.excluded.status_changed_at,
     )
     return stmt.on_conflict_do_update(
         index_elements=["workspace_id", "environment", "integration", "external_xref"],

@@ -176,12 +176,16 @@ async def environment_for_key(db: Database, api_key: str) -> Environment | None:
     return _row_to_env(row, now=now, via_previous_key=not row["by_current_key"])
 
 
+# Built once: every picker, start result and delivery reads an environment (server/db/statements.py).
+_BY_NAME = _env_query().where(
+    environments.c.workspace_id == sa.bindparam("workspace_id"), environments.c.name == sa.bindparam("name")
+)
+
+
 async def get_environment(db: Database, workspace_id: str, name: str) -> Environment:
     if name not in ENVIRONMENTS:
         raise InvalidRequest(f"Unknown environment {name!r}: use sandbox or production.")
-    row = await db.fetch_one(
-        _env_query().where(environments.c.workspace_id == workspace_id, environments.c.name == name)
-    )
+    row = await db.fetch_one(_BY_NAME, {"workspace_id": workspace_id, "name": name})
     if row is None:
         raise NotFound("No such workspace.")
     return _row_to_env(row)

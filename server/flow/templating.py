@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import string
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 from server.catalog.models import Variable
 from server.errors import VariableInvalid
@@ -61,10 +61,21 @@ def render_url(template: str, values: dict[str, str]) -> str:
     return url
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch  # RFC 3986 §2.3: never escaped
+
+
+def encode_query(params: dict[str, str]) -> str:
+    """`urlencode(params)`, the same bytes, with no escaping pass over what needs none (a state,
+    a client ID, a code challenge): a start's authorization URL is encoded on every flow."""
+    return "&".join(
+        f"{k if _UNRESERVED(k) else quote_plus(k)}={v if _UNRESERVED(v) else quote_plus(v)}" for k, v in params.items()
+    )
+
+
 def with_params(url: str, params: dict[str, str]) -> str:
     """`url` with `params` added to its query (the ones it already has are kept, first)."""
-    parts = urlsplit(url)
     if "?" not in url and "#" not in url:  # the common case: nothing to keep, nothing to parse
-        return f"{url}?{urlencode(params)}"
+        return f"{url}?{encode_query(params)}"
+    parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))

@@ -154,8 +154,9 @@ async def _to_provider(request: Request, services: Services, started: Started) -
         url = await dispatch.begin(services, ctx, integration, browser_hash=browser_hash, variables=supplied)
     except VariableInvalid as exc:
         return _variables_page(request, started, supplied, exc)
-    return RedirectResponse(
-        url, status_code=302, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+    # The URL is encoded already (flow/templating.with_params): no second escaping pass over it.
+    return Response(
+        status_code=302, headers={"Location": url, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
     )
 
 

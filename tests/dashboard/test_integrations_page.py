@@ -105,7 +105,7 @@ async def test_saved_credentials_are_masked_and_the_secret_never_shown(
     activation = await activation_store.get_activation(lk.db, workspace.id, "production", "hubspot")
     assert activation is not None
     assert activation.client_id == client_id and activation.scopes == ("crm_contact_read", "crm_deal_read")
-    assert await activation_store.client_secret(lk.db, lk.services.sealer, activation) == secret
+    assert activation_store.client_secret(lk.services.sealer, activation) == secret
     row = await lk.db.fetch_one(
         sa.select(activations.c.client_secret_enc).where(activations.c.environment == "production")
     )
@@ -123,7 +123,7 @@ async def test_saved_credentials_are_masked_and_the_secret_never_shown(
     activation = await activation_store.get_activation(lk.db, workspace.id, "production", "hubspot")
     assert activation is not None
     assert activation.client_id == client_id and activation.scopes == ("crm_contact_read",)
-    assert await activation_store.client_secret(lk.db, lk.services.sealer, activation) == secret
+    assert activation_store.client_secret(lk.services.sealer, activation) == secret
 
 
 async def test_api_key_integrations_activate_in_one_click_in_production(

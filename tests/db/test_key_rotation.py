@@ -34,7 +34,7 @@ async def test_reseal_moves_every_secret_to_the_new_key(lk: Running, workspace: 
     assert await connection_store.read_credentials(lk.db, only_new, connection) == before
     activation = await activation_store.get_activation(lk.db, workspace.id, "production", "hubspot")
     assert activation is not None
-    assert await activation_store.client_secret(lk.db, only_new, activation) == "csecret"
+    assert activation_store.client_secret(only_new, activation) == "csecret"
     stored = await lk.db.fetch_val(sa.select(connections.c.credentials_enc))
     assert only_new.needs_reseal(stored) is False
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from server.catalog.loader import load_catalog
 from server.catalog.models import OAuth2Spec, Variable
 from server.errors import FlowError
-from server.flow.templating import check_variable, placeholders, render_url
+from server.flow.templating import check_variable, encode_query, placeholders, render_url
 
 
 @pytest.fixture
@@ -139,3 +142,12 @@ def test_render_url_refuses_a_result_that_is_not_an_http_url() -> None:
 def test_render_url_refuses_a_backslash_that_browsers_read_as_a_path() -> None:
     with pytest.raises(FlowError):
         render_url(AUTHORIZE, {"shop": "evil.com\\"})
+
+
+@given(st.dictionaries(st.text(max_size=12), st.text(max_size=40), max_size=6))
+def test_encode_query_writes_exactly_what_urlencode_writes(params: dict[str, str]) -> None:
+    assert encode_query(params) == urlencode(params)
+
+
+def test_encode_query_escapes_what_is_not_unreserved() -> None:
+    assert encode_query({"a b": "x&y=z", "s": "abc-_.~", "u": "ü/?#"}) == "a+b=x%26y%3Dz&s=abc-_.~&u=%C3%BC%2F%3F%23"

@@ -154,7 +154,7 @@ async def save(dash: Dash) -> Response:
         context.update(chosen_scopes=scopes, client_id_value=form.text("client_id", max_len=512))
         return page(dash, "integration.html", context, status=400)
     if not client_secret and activation and activation.has_client_secret:
-        client_secret = await activation_store.client_secret(dash.db, dash.services.sealer, activation) or ""
+        client_secret = activation_store.client_secret(dash.services.sealer, activation) or ""
     await activation_store.activate(
         dash.db,
         dash.services.sealer,
