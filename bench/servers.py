@@ -9,6 +9,7 @@ the way it is served.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import socket
 import subprocess
@@ -26,7 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def serve(app: ASGIApp, port: int) -> None:
-    """How every bench app is served: Latchkey's own `latchkey serve` settings."""
+    """How every bench app is served: Latchkey's own `latchkey serve` settings (its frozen startup
+    heap too: server/app.py)."""
+    gc.freeze()
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning", proxy_headers=False)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -75,9 +76,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.background_tasks:
             background.start()  # token refresh ahead of expiry, webhook deliveries
         logger.info("Latchkey ready on %s with %d integrations", settings.base_url, len(catalog))
+        # What startup built lives as long as the app: the cyclic collector need not walk it again.
+        # A full collection walked all of it (about 100,000 objects, 15–25 ms with every request
+        # waiting); frozen, it walks only what requests made since.
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             if metrics_server is not None:
                 metrics_server.close()
             await background.stop()
