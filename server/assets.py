@@ -24,6 +24,8 @@ from time import monotonic
 
 from starlette.types import Scope, Send
 
+from server.middleware import with_security_headers
+
 RawHeaders = list[tuple[bytes, bytes]]
 RECHECK_SECONDS = 1.0
 Signature = tuple[int, int, int, int]
@@ -42,7 +44,9 @@ class Asset:
 def asset_of(body: bytes, content_type: str, headers: RawHeaders) -> Asset:
     """`body` with a strong ETag from its hash, and `headers` on both answers."""
     etag = b'"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"'
-    not_modified = [(b"etag", etag), *headers]
+    # The edge's security headers written in once: it finds them present and passes the list on
+    # as it is, instead of copying it on every request.
+    not_modified = with_security_headers([(b"etag", etag), *headers])
     full = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()), *not_modified]
     return Asset(body, etag, full, not_modified)
 

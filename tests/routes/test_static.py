@@ -227,3 +227,11 @@ async def test_every_page_names_the_favicon_and_favicon_ico_leads_to_it(lk: Runn
     for path in ("/", "/picker?workspace=nope", "/dashboard/sign-in"):
         page = await lk.client.get(path)
         assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page.text, path
+
+
+@pytest.mark.parametrize("path", ["/embed.js", "/static/picker.js", "/logos/github.svg"])
+async def test_a_file_carries_each_security_header_once(lk: Running, path: str) -> None:
+    for answer in (await lk.client.get(path), await lk.client.get(path, headers={"if-none-match": "*"})):
+        names = [name.lower() for name, _ in answer.headers.multi_items()]
+        assert names.count("x-content-type-options") == 1 and names.count("referrer-policy") == 1
+        assert answer.headers["referrer-policy"] == "no-referrer"
