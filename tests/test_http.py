@@ -48,6 +48,8 @@ class Provider(BaseHTTPRequestHandler):
         try:
             if self.path == "/ok":
                 self._send(200, b'{"ok": true}', {"Content-Type": "application/json"})
+            elif self.path == "/peer":  # the client's port: the same one while the connection is kept
+                self._send(200, str(self.client_address[1]).encode())
             elif self.path.startswith("/exact/"):
                 self._send(200, b"x" * int(self.path.rsplit("/", 1)[1]))
             elif self.path == "/big":
@@ -70,6 +72,17 @@ class Provider(BaseHTTPRequestHandler):
                     self.wfile.write(b"z")
                     self.wfile.flush()
                     time.sleep(0.03)
+            elif self.path == "/not-http":
+                self.wfile.write(b"hello there\r\n\r\n")
+                self.close_connection = True
+            elif self.path == "/hang-up":
+                self.close_connection = True
+            elif self.path == "/short-body":
+                self.send_response(200)
+                self.send_header("Content-Length", "100")
+                self.end_headers()
+                self.wfile.write(b"only a little")
+                self.close_connection = True
             elif self.path == "/redirect":
                 self._send(302, b"", {"Location": "/ok"})
             else:
@@ -178,3 +191,20 @@ async def test_connection_refused_is_provider_unavailable(http: OutboundHTTP) ->
     with pytest.raises(ProviderUnavailable, match="could not be reached") as caught:
         await http.request("GET", f"http://127.0.0.1:{free_port()}/token")
     assert caught.value.status == 504
+
+
+@pytest.mark.parametrize("path", ["/not-http", "/hang-up", "/short-body"])
+async def test_a_malformed_or_cut_off_answer_is_provider_unavailable(
+    provider: ProviderServer, http: OutboundHTTP, path: str
+) -> None:
+    with pytest.raises(ProviderUnavailable, match="could not be reached"):
+        await http.request("GET", url(provider, path))
+    assert set(provider.seen) == {path} and len(provider.seen) <= 2  # a dropped GET is sent once more at most
+
+
+async def test_calls_share_one_kept_alive_connection(provider: ProviderServer, http: OutboundHTTP) -> None:
+    ports = set()
+    for _ in range(3):
+        answer = await http.request("GET", url(provider, "/peer"))
+        ports.add(answer.content)
+    assert len(ports) == 1 and provider.seen == ["/peer"] * 3
