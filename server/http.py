@@ -14,10 +14,12 @@ token exchange behind the others' lock hand-overs: a same-machine OAuth client's
 from __future__ import annotations
 
 import asyncio
+import json as jsonlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import httpx
@@ -46,6 +48,19 @@ KEEPALIVE_SECONDS = 30.0  # an idle pooled connection to a provider is closed af
 MAX_CONNECTIONS = 100  # open to all providers at once; a call past it waits its turn within its deadline
 
 
+def _as_httpx(exc: Exception, request: httpx.Request | None = None) -> httpx.TransportError:
+    """aiohttp's error as the httpx error every caller maps: a connection refused is a ConnectError,
+    a timeout a ConnectTimeout or ReadTimeout, a malformed or cut-off answer a RemoteProtocolError."""
+    message = f"{exc.__class__.__name__}: {exc}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(message, request=request)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(message, request=request)
+    if isinstance(exc, TimeoutError):
+        return httpx.ReadTimeout(message, request=request)
+    return httpx.RemoteProtocolError(message, request=request)
+
+
 class _Body(httpx.AsyncByteStream):
     """An aiohttp response's body as httpx reads it, with aiohttp's errors as httpx's."""
 
@@ -56,10 +71,8 @@ class _Body(httpx.AsyncByteStream):
         try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc) or "read timed out") from exc
-        except aiohttp.ClientError as exc:
-            raise httpx.ReadError(f"{exc.__class__.__name__}: {exc}") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _as_httpx(exc) from exc
 
     async def aclose(self) -> None:
         if self._response.content.at_eof():
@@ -69,11 +82,10 @@ class _Body(httpx.AsyncByteStream):
 
 
 class ProviderTransport(httpx.AsyncBaseTransport):
-    """httpx's requests sent over aiohttp's connection pool (the reason: this module's docstring).
-
-    aiohttp's errors reach the caller as httpx's: a connection refused is a ConnectError, a
-    timeout a ConnectTimeout or ReadTimeout, a malformed or cut-off answer a RemoteProtocolError.
-    """
+    """httpx's requests sent over aiohttp's connection pool (the reason: this module's docstring),
+    aiohttp's errors raised as httpx's (`_as_httpx`). `fetch` is the same pool without httpx's
+    request and response objects: a whole answer read under a size cap, what OutboundHTTP.request
+    sends a provider's token endpoint (httpx's own machinery cost about as much as the call)."""
 
     def __init__(self, *, max_connections: int = MAX_CONNECTIONS, keepalive: float = KEEPALIVE_SECONDS) -> None:
         self._ssl = httpx.create_ssl_context(trust_env=False)  # certifi's roots, as httpx's own pool
@@ -111,14 +123,8 @@ class ProviderTransport(httpx.AsyncBaseTransport):
                     total=None, sock_connect=timeouts.get("connect"), sock_read=timeouts.get("read")
                 ),
             )
-        except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(f"{exc.__class__.__name__}: {exc}", request=request) from exc
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise httpx.ConnectTimeout(str(exc) or "connect timed out", request=request) from exc
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc) or "read timed out", request=request) from exc
-        except aiohttp.ClientError as exc:
-            raise httpx.RemoteProtocolError(f"{exc.__class__.__name__}: {exc}", request=request) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _as_httpx(exc, request) from exc
         return httpx.Response(
             response.status,
             headers=list(response.raw_headers),
@@ -126,6 +132,34 @@ class ProviderTransport(httpx.AsyncBaseTransport):
             request=request,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode("latin-1")},
         )
+
+    async def fetch(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, connect: float, max_bytes: int
+    ) -> ProviderResponse:
+        """The whole answer, decompressed, refused past `max_bytes` (counted after decompression)."""
+        try:
+            async with self._opened().request(
+                method,
+                url,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                auto_decompress=True,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect),
+            ) as response:
+                if (response.content_length or 0) > max_bytes:
+                    raise ProviderError(f"The provider's response was larger than {max_bytes} bytes.")
+                chunks = []
+                size = 0
+                async for chunk in response.content.iter_any():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        response.close()
+                        raise ProviderError(f"The provider's response was larger than {max_bytes} bytes.")
+                    chunks.append(chunk)
+                return ProviderResponse(response.status, httpx.Headers(list(response.raw_headers)), b"".join(chunks))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _as_httpx(exc) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -149,7 +183,35 @@ class ProviderResponse:
         return value.split(";")[0].strip().lower()
 
 
+USER_AGENT = "Latchkey/0.1"
+logger = logging.getLogger("latchkey.http")  # a call to a provider, by origin only, as httpx's own log
+
+
+def _origin_of(url: str) -> str:
+    """scheme://host[:port] of `url`, lowercased, as httpx matches a mount."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _encoded(
+    headers: Mapping[str, str], data: Mapping[str, str] | None, json: Any, content: bytes | None
+) -> tuple[dict[str, str], bytes | None]:
+    """The headers and body httpx would send for the same arguments."""
+    fields = {"User-Agent": USER_AGENT, **headers}
+    if data is not None:
+        fields.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        return fields, urlencode(data, doseq=True).encode()
+    if json is not None:
+        fields.setdefault("Content-Type", "application/json")
+        return fields, jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    return fields, content
+
+
 class OutboundHTTP:
+    """One pool of calls: `request` for a whole answer under the deadline and the size cap,
+    `open_stream` for passthrough's streamed one. Our own origin (the sandbox provider) is answered
+    in-process through httpx's mounts; the rest go to `transport`, by default the providers' pool."""
+
     def __init__(
         self,
         *,
@@ -160,33 +222,64 @@ class OutboundHTTP:
     ) -> None:
         self.deadline = deadline
         self.max_bytes = max_bytes
+        transport = transport or provider_transport()
+        # A whole answer from a provider skips httpx's request and response objects (ProviderTransport.fetch);
+        # a mounted origin, or a transport of another kind (the SSRF guard's), keeps httpx's path.
+        self._direct = transport if isinstance(transport, ProviderTransport) else None
+        self._mounted = tuple(_origin_of(pattern) for pattern in mounts or {})
         self._client = httpx.AsyncClient(
-            transport=transport or provider_transport(),
+            transport=transport,
             timeout=httpx.Timeout(deadline, connect=min(5.0, deadline)),
             follow_redirects=False,
             mounts=dict(mounts or {}),
-            headers={"User-Agent": "Latchkey/0.1"},
+            headers={"User-Agent": USER_AGENT},
             trust_env=False,
         )
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> ProviderResponse:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+    ) -> ProviderResponse:
+        """`data` is sent form-encoded, `json` as JSON, `content` as it is."""
         try:
             async with asyncio.timeout(self.deadline):
-                async with self._client.stream(method, url, **kwargs) as response:
-                    chunks = []
-                    size = 0
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > self.max_bytes:
-                            raise ProviderError(f"The provider's response was larger than {self.max_bytes} bytes.")
-                        chunks.append(chunk)
-                    return ProviderResponse(response.status_code, response.headers, b"".join(chunks))
+                if self._direct is not None and _origin_of(url) not in self._mounted:
+                    fields, body = _encoded(headers or {}, data, json, content)
+                    answer = await self._direct.fetch(
+                        method,
+                        url,
+                        headers=fields,
+                        body=body,
+                        connect=min(5.0, self.deadline),
+                        max_bytes=self.max_bytes,
+                    )
+                    if logger.isEnabledFor(logging.INFO):
+                        logger.info("%s %s/… %d", method, _origin_of(url), answer.status)
+                    return answer
+                return await self._via_httpx(method, url, headers=headers, data=data, json=json, content=content)
         except TimeoutError as exc:
             raise ProviderUnavailable(f"The provider did not answer within {self.deadline:g} s.") from exc
         except httpx.TimeoutException as exc:
             raise ProviderUnavailable(f"The provider did not answer within {self.deadline:g} s.") from exc
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(f"The provider could not be reached ({exc.__class__.__name__}).") from exc
+
+    async def _via_httpx(self, method: str, url: str, **kwargs: Any) -> ProviderResponse:
+        async with self._client.stream(method, url, **kwargs) as response:
+            chunks = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise ProviderError(f"The provider's response was larger than {self.max_bytes} bytes.")
+                chunks.append(chunk)
+            return ProviderResponse(response.status_code, response.headers, b"".join(chunks))
 
     async def open_stream(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import socket
 import threading
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
 from server.errors import ProviderError, ProviderUnavailable
@@ -41,6 +43,16 @@ class Provider(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        """/echo: the request's content type, user agent and body, as JSON."""
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        seen = {
+            "type": self.headers.get("Content-Type"),
+            "agent": self.headers.get("User-Agent"),
+            "body": body.decode(),
+        }
+        self._send(200, json.dumps(seen).encode(), {"Content-Type": "application/json"})
 
     def do_GET(self) -> None:
         assert isinstance(self.server, ProviderServer)
@@ -208,3 +220,22 @@ async def test_calls_share_one_kept_alive_connection(provider: ProviderServer, h
         answer = await http.request("GET", url(provider, "/peer"))
         ports.add(answer.content)
     assert len(ports) == 1 and provider.seen == ["/peer"] * 3
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"data": {"grant_type": "authorization_code", "code": "a b&c=d", "name": "Zoë"}},
+        {"json": {"grant_type": "refresh_token", "scopes": ["a", "b"], "name": "Zoë"}},
+        {"content": b"raw bytes", "headers": {"Content-Type": "text/plain"}},
+    ],
+)
+async def test_a_body_is_sent_as_httpx_would_send_it(
+    provider: ProviderServer, http: OutboundHTTP, arguments: dict[str, Any]
+) -> None:
+    answer = await http.request("POST", url(provider, "/echo"), **arguments)
+    expected = httpx.Request("POST", url(provider, "/echo"), **arguments)
+    seen = json.loads(answer.content)
+    assert seen["body"].encode() == expected.read()
+    assert seen["type"] == expected.headers["content-type"]
+    assert seen["agent"] == "Latchkey/0.1"
