@@ -18,6 +18,7 @@ import json as jsonlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -99,7 +100,11 @@ class ProviderTransport(httpx.AsyncBaseTransport):
                 limit=self._max_connections, keepalive_timeout=self._keepalive, ssl=self._ssl
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=False, auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None)
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),  # see no_cookies
+                trust_env=False,
+                auto_decompress=False,
+                timeout=aiohttp.ClientTimeout(total=None),
             )
         return self._session
 
@@ -187,6 +192,12 @@ USER_AGENT = "Latchkey/0.1"
 logger = logging.getLogger("latchkey.http")  # a call to a provider, by origin only, as httpx's own log
 
 
+def no_cookies() -> CookieJar:
+    """A jar that keeps nothing, for a client every connection shares: a client's own jar would
+    send the cookie a provider set in one end-user's call with the next end-user's call."""
+    return CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+
+
 def _origin_of(url: str) -> str:
     """scheme://host[:port] of `url`, lowercased, as httpx matches a mount."""
     parts = urlsplit(url)
@@ -233,6 +244,7 @@ class OutboundHTTP:
             follow_redirects=False,
             mounts=dict(mounts or {}),
             headers={"User-Agent": USER_AGENT},
+            cookies=no_cookies(),
             trust_env=False,
         )
 

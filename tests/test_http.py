@@ -60,6 +60,10 @@ class Provider(BaseHTTPRequestHandler):
         try:
             if self.path == "/ok":
                 self._send(200, b'{"ok": true}', {"Content-Type": "application/json"})
+            elif self.path == "/set-cookie":  # a provider's session cookie, meant for one end-user's call
+                self._send(200, b"{}", {"Set-Cookie": "session=first-user; Path=/"})
+            elif self.path == "/cookie":
+                self._send(200, (self.headers.get("Cookie") or "").encode())
             elif self.path == "/peer":  # the client's port: the same one while the connection is kept
                 self._send(200, str(self.client_address[1]).encode())
             elif self.path.startswith("/exact/"):
@@ -239,3 +243,24 @@ async def test_a_body_is_sent_as_httpx_would_send_it(
     assert seen["body"].encode() == expected.read()
     assert seen["type"] == expected.headers["content-type"]
     assert seen["agent"] == "Latchkey/0.1"
+
+
+async def test_a_providers_cookie_is_never_sent_with_a_later_call(provider: ProviderServer) -> None:
+    """One pool serves every connection: a cookie set in one end-user's call must not ride on the next.
+    By host name: a jar may refuse cookies from an IP address anyway."""
+
+    def url(server: ProviderServer, path: str) -> str:
+        return f"http://localhost:{server.server_address[1]}{path}"
+
+    for transport in (None, httpx.AsyncHTTPTransport()):
+        http = OutboundHTTP(deadline=2.0, max_bytes=MAX_BYTES, transport=transport)
+        try:
+            await http.request("GET", url(provider, "/set-cookie"))
+            streamed = await http.open_stream("GET", url(provider, "/set-cookie"), headers=[], content=b"", timeout=2.0)
+            await streamed.aclose()
+            assert (await http.request("GET", url(provider, "/cookie"))).content == b""
+            later = await http.open_stream("GET", url(provider, "/cookie"), headers=[], content=b"", timeout=2.0)
+            assert await later.aread() == b""
+            await later.aclose()
+        finally:
+            await http.aclose()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from server.addresses import AddressRefused, Unresolvable, guarded_transport
+from server.http import no_cookies
 
 _RESPONSE_CAP = 65_536
 
@@ -40,6 +41,7 @@ class WebhookHTTP:
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": "Latchkey-Webhooks/0.1"},
+            cookies=no_cookies(),
         )
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> ReceiverResponse:
