@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.api.auth import authenticate, key_actor
+from server.api.auth import authenticate, authenticate_with, key_actor
 from server.api.validation import int_param, only_fields, opt_str_list, read_json
 from server.db import connections as connection_store
 from server.errors import Forbidden, InvalidRequest, NotFound
@@ -40,20 +40,25 @@ async def list_connections(request: Request) -> Response:
 
 
 async def get_connection(request: Request) -> Response:
-    env = await authenticate(request)
+    """The request a host makes before each call to a provider: the key and the connection (with
+    its credentials) are one query."""
     services = services_of(request)
     connection_id = request.path_params["id"]
     include = {p.strip() for p in request.query_params.get("include", "").split(",") if p.strip()}
+    whole = "credentials" in include
+    keyed = await authenticate_with(
+        request, lambda db, key: connection_store.read_with_key(db, key, connection_id, whole=whole)
+    )
     if include - {"credentials"}:
         raise InvalidRequest("include accepts only 'credentials'.")
-    if "credentials" in include:
-        connection, credentials = await refresh.credentials_valid_now(
-            services, env.workspace_id, env.name, connection_id
-        )
+    if whole:
+        connection, credentials = await refresh.credentials_valid_in(services, connection_id, keyed.row)
         body = connection.as_json()
         body["credentials"] = credentials
+    elif keyed.row is None:
+        raise connection_store.not_found(connection_id)
     else:
-        body = (await connection_store.get_connection(services.db, env.workspace_id, env.name, connection_id)).as_json()
+        body = connection_store.connection_of(keyed.row).as_json()
     return JSONResponse({"data": body}, headers={"Cache-Control": "no-store"})
 
 

@@ -22,7 +22,8 @@ from server.crypto import Sealer, UnreadableSecret, random_id
 from server.db.clock import as_utc, required_utc, utcnow
 from server.db.database import Database
 from server.db.statements import Row
-from server.db.tables import connections
+from server.db.tables import connections, environments
+from server.db.workspaces import Environment, by_key, environment_of, key_values
 from server.errors import InvalidRequest, NotFound
 
 STATUSES = ("healthy", "unhealthy", "revoked")
@@ -124,7 +125,8 @@ def credentials_aad(workspace_id: str, environment: str, integration: str, exter
     return json.dumps(["connection", workspace_id, environment, integration, external_xref])
 
 
-def _row(row: Row) -> Connection:
+def connection_of(row: Row) -> Connection:
+    """A connection row (its public columns at least) as a Connection."""
     return Connection(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -186,7 +188,7 @@ async def save_connection(db: Database, sealer: Sealer, new: NewConnection) -> S
     upsert = _upsert(db.dialect, tuple(values), tuple(changing))
     row = await db.fetch_one(upsert, {f"v_{name}": value for name, value in values.items()})
     assert row is not None  # an upsert with RETURNING always returns the row it wrote
-    connection = _row(row)
+    connection = connection_of(row)
     return SavedConnection(connection=connection, created=connection.id == new_id)
 
 
@@ -226,6 +228,38 @@ _STATE = sa.select(connections).where(connections.c.id == sa.bindparam("id"))
 _STATE_IN_SCOPE = sa.select(connections).where(_IN_SCOPE)
 
 
+# A host's most frequent requests read one connection with their API key: both in one query, the
+# connection's columns labelled `c_…` and left-joined, so a key that opens no such row still
+# resolves (the caller answers 404 after the key is admitted, 401 when it is not).
+_KEYED_ON = sa.and_(
+    connections.c.id == sa.bindparam("id"),
+    connections.c.workspace_id == environments.c.workspace_id,
+    connections.c.environment == environments.c.name,
+)
+_KEYED_GET = by_key(*(c.label(f"c_{c.name}") for c in _PUBLIC_COLUMNS)).outerjoin(connections, _KEYED_ON)
+_KEYED_STATE = by_key(*(c.label(f"c_{c.name}") for c in connections.c)).outerjoin(connections, _KEYED_ON)
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """What `read_with_key` found: the key's environment, and the connection's row in it (or None)."""
+
+    environment: Environment
+    row: Row | None
+
+
+async def read_with_key(db: Database, api_key: str, connection_id: str, *, whole: bool = False) -> Keyed | None:
+    """The environment `api_key` opens and, in the same query, its connection `connection_id`: the
+    public columns, or `whole` (credentials and refresh bookkeeping too, for `refresh_state_of`).
+    None when the key opens nothing."""
+    values = key_values(api_key)
+    row = await db.fetch_one(_KEYED_STATE if whole else _KEYED_GET, {**values, "id": connection_id})
+    if row is None:
+        return None
+    connection = row.part("c_")
+    return Keyed(environment_of(row, values), None if connection["id"] is None else connection)
+
+
 def not_found(connection_id: str) -> NotFound:
     return NotFound(f"No connection {connection_id!r} in this environment.")
 
@@ -234,7 +268,7 @@ async def get_connection(db: Database, workspace_id: str, environment: str, conn
     row = await db.fetch_one(_GET, {"id": connection_id, "workspace_id": workspace_id, "environment": environment})
     if row is None:
         raise not_found(connection_id)
-    return _row(row)
+    return connection_of(row)
 
 
 async def read_credentials(db: Database, sealer: Sealer, connection: Connection) -> dict[str, Any]:
@@ -261,7 +295,7 @@ async def list_connections(
     given = {name: value for name, value in filters.items() if value}
     values = {"workspace_id": workspace_id, "environment": environment, "limit": limit, **given}
     rows = await db.fetch_all(_list_statement(frozenset(given)), values)
-    return [_row(r) for r in rows]
+    return [connection_of(r) for r in rows]
 
 
 @functools.cache
@@ -314,9 +348,12 @@ async def load_refresh_state(
         row = await db.fetch_one(
             _STATE_IN_SCOPE, {"id": connection_id, "workspace_id": scope[0], "environment": scope[1]}
         )
-    if row is None:
-        return None
-    connection = _row(row)
+    return None if row is None else refresh_state_of(sealer, row)
+
+
+def refresh_state_of(sealer: Sealer, row: Row) -> RefreshState:
+    """A whole connection row as the refresher sees it (its credentials opened)."""
+    connection = connection_of(row)
     return RefreshState(
         connection=connection,
         credentials=_open_credentials(sealer, connection, row["credentials_enc"]),
@@ -397,7 +434,7 @@ async def store_refreshed(
     row = await db.fetch_one(
         connections.update().where(_same_grant(state)).values(**values).returning(*_PUBLIC_COLUMNS)
     )
-    return _row(row) if row else None
+    return connection_of(row) if row else None
 
 
 async def record_refresh_failure(
@@ -426,7 +463,7 @@ async def record_refresh_failure(
     row = await db.fetch_one(
         connections.update().where(_same_grant(state)).values(**values).returning(*_PUBLIC_COLUMNS)
     )
-    return _row(row) if row else None
+    return connection_of(row) if row else None
 
 
 async def mark_credentials_unreadable(
@@ -448,7 +485,7 @@ async def mark_credentials_unreadable(
         .values(status="unhealthy", status_reason=reason[:500], status_changed_at=now, updated_at=now)
         .returning(*_PUBLIC_COLUMNS)
     )
-    return _row(row) if row else None
+    return connection_of(row) if row else None
 
 
 async def mark_rejected(db: Database, state: RefreshState, *, reason: str, now: datetime) -> Connection | None:
@@ -460,7 +497,7 @@ async def mark_rejected(db: Database, state: RefreshState, *, reason: str, now: 
         .values(status="unhealthy", status_reason=reason[:500], status_changed_at=now, updated_at=now)
         .returning(*_PUBLIC_COLUMNS)
     )
-    return _row(row) if row else None
+    return connection_of(row) if row else None
 
 
 async def mark_not_refreshable(db: Database, state: RefreshState) -> None:

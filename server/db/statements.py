@@ -27,6 +27,9 @@ Processor = Callable[[Any], Any] | None
 # from growing the cache without end.
 CACHE_SIZE = 2000
 
+# Row.part's column indexes, by the shape's own index (which each entry holds, so its id is not reused).
+_parts: dict[tuple[int, str], tuple[Mapping[str, int], dict[str, int]]] = {}
+
 
 class Row(Mapping[str, Any]):
     """One result row: by column name (`row["id"]`) or position (`row[0]`)."""
@@ -41,6 +44,16 @@ class Row(Mapping[str, Any]):
         if isinstance(key, int):
             return self._values[key]
         return self._values[self._index[key]]
+
+    def part(self, prefix: str) -> Row:
+        """The columns labelled `prefix…`, named without it: one table's row of a joined query."""
+        kept = _parts.get((id(self._index), prefix))
+        if kept is None or kept[0] is not self._index:
+            index = {name[len(prefix) :]: i for name, i in self._index.items() if name.startswith(prefix)}
+            if len(_parts) >= CACHE_SIZE:
+                _parts.clear()
+            kept = _parts[(id(self._index), prefix)] = (self._index, index)
+        return Row(kept[1], self._values)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._index)

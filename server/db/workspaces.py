@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -153,27 +154,41 @@ async def list_workspaces(db: Database) -> list[dict[str, str]]:
 
 # Every API request resolves its key: one statement built once (server/db/statements.py), one
 # query, each side of the OR on a unique index. A previous key past its expiry matches nothing.
-_BY_KEY_HASH = (
-    _env_query()
-    .add_columns((environments.c.api_key_hash == sa.bindparam("key_hash")).label("by_current_key"))
-    .where(
-        sa.or_(
-            environments.c.api_key_hash == sa.bindparam("key_hash"),
-            sa.and_(
-                environments.c.previous_key_hash == sa.bindparam("key_hash"),
-                environments.c.previous_key_expires_at > sa.bindparam("now"),
-            ),
+def by_key(*columns: sa.ColumnElement[Any]) -> sa.Select[*tuple[Any, ...]]:
+    """The environment a key (`:key_hash`, at `:now`) opens, with `columns` of rows the caller joins
+    to it (`.outerjoin(…)`): a host's read of one connection is then one query, not two."""
+    return (
+        _env_query()
+        .add_columns((environments.c.api_key_hash == sa.bindparam("key_hash")).label("by_current_key"), *columns)
+        .where(
+            sa.or_(
+                environments.c.api_key_hash == sa.bindparam("key_hash"),
+                sa.and_(
+                    environments.c.previous_key_hash == sa.bindparam("key_hash"),
+                    environments.c.previous_key_expires_at > sa.bindparam("now"),
+                ),
+            )
         )
     )
-)
+
+
+_BY_KEY_HASH = by_key()
+
+
+def key_values(api_key: str) -> dict[str, Any]:
+    """The parameters of a `by_key` statement."""
+    return {"key_hash": hash_api_key(api_key), "now": utcnow()}
+
+
+def environment_of(row: Row, values: Mapping[str, Any]) -> Environment:
+    """The environment of a `by_key` row read with `values`."""
+    return _row_to_env(row, now=values["now"], via_previous_key=not row["by_current_key"])
 
 
 async def environment_for_key(db: Database, api_key: str) -> Environment | None:
-    key_hash, now = hash_api_key(api_key), utcnow()
-    row = await db.fetch_one(_BY_KEY_HASH, {"key_hash": key_hash, "now": now})
-    if row is None:
-        return None
-    return _row_to_env(row, now=now, via_previous_key=not row["by_current_key"])
+    values = key_values(api_key)
+    row = await db.fetch_one(_BY_KEY_HASH, values)
+    return None if row is None else environment_of(row, values)
 
 
 # Built once: every picker, start result and delivery reads an environment (server/db/statements.py).

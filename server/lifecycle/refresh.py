@@ -31,6 +31,7 @@ from server.db import connections as store
 from server.db import events
 from server.db.clock import utcnow
 from server.db.connections import Connection, CredentialsUnreadable, RefreshState
+from server.db.statements import Row
 from server.errors import ConnectionUnhealthy, FlowError, LatchkeyError, NotFound, ProviderError, ProviderUnavailable
 from server.flow.context import FlowContext
 from server.flow.oauth2 import oauth2_spec
@@ -82,7 +83,20 @@ async def credentials_valid_now(
     """The connection's credentials, refreshed first when the access token expires within 5 minutes.
 
     One read for the connection and its credentials: the request a host makes before each call."""
-    state = await _load(services, connection_id, (workspace_id, environment))
+    return await _valid_now(services, connection_id, await _load(services, connection_id, (workspace_id, environment)))
+
+
+async def credentials_valid_in(
+    services: Services, connection_id: str, row: Row | None
+) -> tuple[Connection, dict[str, Any]]:
+    """`credentials_valid_now` for a whole connection row already read with the API key
+    (store.read_with_key): None when the key's environment has no such connection."""
+    return await _valid_now(services, connection_id, None if row is None else await _opened(services, row))
+
+
+async def _valid_now(
+    services: Services, connection_id: str, state: RefreshState | None
+) -> tuple[Connection, dict[str, Any]]:
     if state is None:
         raise store.not_found(connection_id)
     connection = state.connection
@@ -119,6 +133,14 @@ async def _load(services: Services, connection_id: str, scope: tuple[str, str] |
     """The connection as the refresher sees it; credentials that no longer decrypt make it unhealthy (409)."""
     try:
         return await store.load_refresh_state(services.db, services.sealer, connection_id, scope)
+    except CredentialsUnreadable as exc:
+        raise await _unreadable(services, exc) from exc
+
+
+async def _opened(services: Services, row: Row) -> RefreshState:
+    """`_load` for a row already read."""
+    try:
+        return store.refresh_state_of(services.sealer, row)
     except CredentialsUnreadable as exc:
         raise await _unreadable(services, exc) from exc
 

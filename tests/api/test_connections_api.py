@@ -6,8 +6,10 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
+from server.db.statements import Prepared, Row
 from server.db.tables import auth_events, connections
 from tests.harness import Running, Workspace
 
@@ -164,6 +166,29 @@ async def test_get_without_and_with_credentials(lk: Running, workspace: Workspac
     )
     assert full.headers["cache-control"] == "no-store"
     assert {k: v for k, v in full.json()["data"].items() if k != "credentials"} == plain.json()["data"]
+
+
+async def test_a_connection_read_is_one_statement_key_and_credentials_included(
+    lk: Running, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connection_id = (await create(lk, workspace)).json()["data"]["id"]
+    backend = lk.db._backend
+    sent: list[str] = []
+    run = backend.run
+
+    async def counted(prepared: Prepared) -> list[Row]:
+        sent.append(prepared.shape.sql)
+        return await run(prepared)
+
+    monkeypatch.setattr(backend, "run", counted)
+    for params in ({}, {"include": "credentials"}):
+        sent.clear()
+        got = await lk.client.get(f"/api/v1/connections/{connection_id}", headers=workspace.auth(), params=params)
+        assert got.status_code == 200, got.text
+        assert len(sent) == 1 and "api_key_hash" in sent[0] and "JOIN connections" in sent[0], sent
+    sent.clear()
+    missing = await lk.client.get("/api/v1/connections/conn_doesnotexist0000", headers=workspace.auth())
+    assert missing.status_code == 404 and len(sent) == 1
 
 
 async def test_include_anything_else_is_400(lk: Running, workspace: Workspace) -> None:

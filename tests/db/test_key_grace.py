@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from server.audit_actions import Actor
 from server.db import audit as audit_store
+from server.db import connections as connection_store
 from server.db import migrations
 from server.db import workspaces as workspace_store
 from server.db.clock import utcnow
@@ -207,19 +208,52 @@ async def test_an_api_change_made_with_the_previous_key_names_that_key(
     assert [e.actor for e in log] == [Actor.api_key(rotated.key[:12]), Actor.api_key(workspace.sandbox_key[:12])]
 
 
-async def test_the_key_lookup_is_one_query_served_by_the_two_unique_indexes(lk: Running) -> None:
-    bound = workspace_store._BY_KEY_HASH.params(key_hash="0" * 64, now=utcnow())
+@pytest.mark.parametrize(
+    "statement",
+    [workspace_store._BY_KEY_HASH, connection_store._KEYED_GET, connection_store._KEYED_STATE],
+    ids=["key", "key and connection", "key and whole connection"],
+)
+async def test_the_key_lookup_is_one_query_served_by_the_two_unique_indexes(
+    lk: Running, statement: sa.Select[Any]
+) -> None:
+    joined = statement is not workspace_store._BY_KEY_HASH
+    bound = statement.params(key_hash="0" * 64, now=utcnow(), **({"id": "conn_x"} if joined else {}))
     sql = str(bound.compile(dialect=migrations.dialect_for(lk.db), compile_kwargs={"literal_binds": True}))
     if lk.db.dialect == "sqlite":
         plan = " ".join(str(r[-1]) for r in await lk.db.fetch_all("EXPLAIN QUERY PLAN " + sql))
         assert "MULTI-INDEX OR" in plan and "ix_environments_previous_key_hash" in plan
         assert "sqlite_autoindex_environments" in plan and "SCAN environments" not in plan
+        if joined:  # the connection by its primary key, never a scan of the table
+            assert "SEARCH connections USING INDEX sqlite_autoindex_connections_1 (id=?)" in plan
+            assert "SCAN connections" not in plan
     else:
         async with lk.db.transaction():
             await lk.db.execute("SET LOCAL enable_seqscan = off")  # a test's tiny table would be scanned
             plan = " ".join(str(r[0]) for r in await lk.db.fetch_all("EXPLAIN " + sql))
         assert "ix_environments_previous_key_hash" in plan and "environments_api_key_hash_key" in plan
         assert "Seq Scan on environments" not in plan
+        if joined:
+            assert "connections_pkey" in plan and "Seq Scan on connections" not in plan
+
+
+async def test_a_connection_is_read_with_the_previous_key_during_its_grace_and_not_after(
+    lk: Running, workspace: Workspace, clock: Clock
+) -> None:
+    made = await lk.client.post(
+        "/api/v1/connections", headers=workspace.auth(), json={"integration": "sandbox", "external_xref": "user-1"}
+    )
+    assert made.status_code == 201, made.text
+    path = f"/api/v1/connections/{made.json()['data']['id']}"
+    await workspace_store.rotate_key(lk.db, workspace.id, "sandbox", grace=timedelta(hours=1))
+    for query in ("", "?include=credentials"):
+        read = await lk.client.get(path + query, headers=workspace.auth())
+        assert read.status_code == 200, read.text
+        assert ("credentials" in read.json()["data"]) == bool(query)
+    clock.advance(timedelta(hours=1))
+    never = await lk.client.get(path, headers=bearer("lk_sbx_" + "A" * 43))
+    for query in ("", "?include=credentials"):
+        expired = await lk.client.get(path + query, headers=workspace.auth())
+        assert answer_shape(expired) == answer_shape(never) and expired.status_code == 401
 
 
 async def test_version_7_adds_the_previous_key_to_a_version_6_database(
