@@ -10,7 +10,8 @@ What runs, in order (how to read the output: bench/README.md):
 2. Postgres — the same reads against an asyncpg ceiling, the burst on one process, then the burst
    on two Latchkey processes sharing the database (skipped, and said why, when Postgres is not
    reachable).
-3. Sizes — embed.js, the picker's weight and first paint.
+3. Sizes — embed.js, the picker's weight and first paint; then what a `memory://` rate limit
+   costs a request with few and with many clients counted (bench/ratelimit.py).
 
 Settings (environment): BENCH_SECONDS (each measurement, default 2), BENCH_ROUNDS (alternating
 rounds, default 3), BENCH_DRIVERS (flow driver processes, default 2), BENCH_BURST (concurrent
@@ -29,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import goals, sizes, wrk
+from bench import goals, ratelimit, sizes, wrk
 from bench.latchkey import (
     SLUG,
     SUCCESS_URL,
@@ -52,7 +53,7 @@ from bench.servers import ROOT, Server, bench_app, free_port
 STATIC_FILES = {"/embed.js": sizes.EMBED, "/static/picker.js": ROOT / "server" / "static" / "picker.js"}
 LIST_SIZE = 20  # connections in the environment the reads are measured on (the list returns them all)
 LOOP_USERS = 100  # end-users the closed loops of flows cycle through (a repeat re-authorizes)
-SECTIONS = ("reads", "start", "static", "flows", "passthrough", "burst", "sizes", "postgres")
+SECTIONS = ("reads", "start", "static", "flows", "passthrough", "burst", "sizes", "ratelimit", "postgres")
 
 
 def wanted(section: str) -> bool:
@@ -150,6 +151,9 @@ def on_sqlite(bench: Bench) -> None:
             sizes.widget_size()
             sizes.logo_sizes()
             sizes.picker_weight(lk.url)
+        if wanted("ratelimit"):
+            print("\nRate limits (memory://, in-process):", flush=True)
+            ratelimit.rate_limit_costs()
 
 
 def on_postgres(bench: Bench) -> None:

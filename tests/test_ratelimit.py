@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 from pathlib import Path
@@ -12,7 +13,7 @@ import redis.asyncio
 from starlette.applications import Starlette
 
 from server.crypto import hash_api_key
-from server.ratelimit import KEY_PREFIX, LimitName, RateLimiter
+from server.ratelimit import KEY_PREFIX, LimitName, MemoryWindows, RateLimiter
 from server.settings import Settings
 from tests.harness import SECRET, make_settings, new_workspace, running_app
 
@@ -61,6 +62,50 @@ async def test_each_key_and_each_limit_has_its_own_budget() -> None:
     assert await limiter.hit("start", "203.0.113.1") is not None
     assert await limiter.hit("start", "203.0.113.2") is None  # another address
     assert await limiter.hit("picker", "203.0.113.1") is None  # another limit
+    await limiter.aclose()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_memory_window_starts_at_its_first_hit_and_starts_again_once_its_period_is_over() -> None:
+    clock = Clock()
+    windows = MemoryWindows(clock)
+    assert [windows.hit("k", 60, 2) for _ in range(2)] == [None, None]
+    clock.now += 20
+    assert windows.hit("k", 60, 2) == 40  # the window ends 60 s after its first hit, not on the minute
+    clock.now += 39.5
+    assert windows.hit("k", 60, 2) == 1  # whole seconds, never 0
+    clock.now += 0.5
+    assert windows.hit("k", 60, 2) is None  # a new window
+
+
+def test_expired_memory_windows_are_dropped_in_passes_that_cost_a_constant_per_hit() -> None:
+    clock = Clock()
+    windows = MemoryWindows(clock)
+    for i in range(10_000):  # a crowd of client addresses in one minute
+        assert windows.hit(f"client-{i}", 60, 5) is None
+    sweeps_then = windows.sweeps
+    for _ in range(10_000):  # the same number of hits again walks the windows once at most
+        windows.hit("one-client", 60, 1_000_000)
+    assert windows.sweeps - sweeps_then <= 1 and len(windows) == 10_001
+    clock.now += 61
+    for _ in range(10_001):
+        windows.hit("one-client", 60, 1_000_000)
+    assert len(windows) == 1  # the crowd's windows are gone with their minute
+
+
+async def test_counting_in_memory_starts_no_task() -> None:
+    limiter = RateLimiter("memory://", LIMITS)
+    before = asyncio.all_tasks()
+    for i in range(5):
+        await limiter.hit("picker", f"203.0.113.{i}")
+    assert asyncio.all_tasks() == before
     await limiter.aclose()
 
 
