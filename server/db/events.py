@@ -25,7 +25,8 @@ async def record_event(
     detail: str | None = None,
     revocation: str | None = None,
 ) -> None:
-    """Append to the audit trail; for webhook event types, also write the outbox in one transaction.
+    """Append to the audit trail; for webhook event types, also write the outbox in one transaction
+    (the caller's, when it has one open).
 
     An event no webhook is sent for (`auth.started`) is written within a moment rather than now
     (server/db/later.py): a flow's start then commits nothing.
@@ -47,7 +48,7 @@ async def record_event(
     if type not in webhooks.EVENT_TYPES:
         db.later.insert(auth_events, row)
         return
-    async with db.transaction():
+    async with db.atomic():  # part of the caller's transaction if there is one: no savepoint
         # The write first: on SQLite it takes the write lock for the whole transaction.
         await db.insert(auth_events, row)
         queued = await webhooks.enqueue(

@@ -1,17 +1,20 @@
 """The database layer: statements compiled once per shape still carry each call's own values;
-transactions are all or nothing, nest as savepoints and belong to the task that opened them."""
+transactions are all or nothing, nest as savepoints (or, `atomic`, as part of the open one) and
+belong to the task that opened them."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from server.db.clock import as_utc
-from server.db.database import Database
+from server.db.database import Database, TransactionFailed
+from server.db.statements import Prepared
 from server.db.tables import workspaces
 from tests.harness import POSTGRES_URL, Running
 from tests.support.db_faults import write_locked
@@ -78,6 +81,67 @@ async def test_a_failed_inner_transaction_rolls_back_to_its_savepoint_only(lk: R
         async with lk.db.transaction():
             await add(lk.db, "ws_second", "Second")
     assert await names(lk.db) == ["Outer", "Second"]
+
+
+def sent_statements(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement `db` sends from now on, inside a transaction or not."""
+    sent: list[str] = []
+    prepare = db._backend.statements.prepare
+
+    def spied(query: Any, values: Any = None) -> Prepared:
+        prepared = prepare(query, values)
+        sent.append(prepared.shape.sql)
+        return prepared
+
+    monkeypatch.setattr(db._backend.statements, "prepare", spied)
+    return sent
+
+
+async def test_atomic_inside_a_transaction_is_part_of_it_without_a_savepoint(
+    lk: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = sent_statements(lk.db, monkeypatch)
+    async with lk.db.transaction():
+        await add(lk.db, "ws_outer", "Outer")
+        async with lk.db.atomic():
+            await add(lk.db, "ws_part", "Part")
+    assert not [sql for sql in sent if "SAVEPOINT" in sql]
+    assert await names(lk.db) == ["Outer", "Part"]
+
+
+async def test_atomic_alone_is_all_or_nothing(lk: Running) -> None:
+    with pytest.raises(RuntimeError):
+        async with lk.db.atomic():
+            await add(lk.db, "ws_x", "Gone")
+            raise RuntimeError("after the write")
+    assert await names(lk.db) == []
+
+
+async def test_a_failure_inside_atomic_that_the_caller_catches_leaves_its_transaction_committing_nothing(
+    lk: Running,
+) -> None:
+    with pytest.raises(TransactionFailed):
+        async with lk.db.transaction():
+            await add(lk.db, "ws_outer", "Outer")
+            try:
+                async with lk.db.atomic():
+                    await add(lk.db, "ws_half", "Half")
+                    raise RuntimeError("the second write of the part fails")
+            except RuntimeError:
+                pass  # a caller that carries on: the half-written part must not be committed
+    assert await names(lk.db) == []
+
+
+async def test_a_failure_inside_atomic_undone_by_a_savepoint_lets_the_transaction_commit_the_rest(
+    lk: Running,
+) -> None:
+    async with lk.db.transaction():
+        await add(lk.db, "ws_outer", "Outer")
+        with pytest.raises(RuntimeError):
+            async with lk.db.transaction(), lk.db.atomic():
+                await add(lk.db, "ws_half", "Half")
+                raise RuntimeError("fails inside the savepoint")
+    assert await names(lk.db) == ["Outer"]
 
 
 async def test_another_task_does_not_see_or_join_an_open_transaction(lk: Running) -> None:
